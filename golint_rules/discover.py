@@ -1,0 +1,131 @@
+"""Finding the files to scan, the way the go tool does.
+
+``vendor/``, ``testdata/`` and directories whose name starts with ``.`` or
+``_`` are skipped; inside a git work tree ``.gitignore`` is honoured (through
+gitpython, one ``git ls-files`` call per work tree). Symlinked directories are
+not followed (the go tool does not follow them either), so symlink loops
+cannot trap the walk. This is the only module that walks the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+MODULE_FILES = ("go.mod", "go.work")
+
+
+def skip_dir(name: str) -> bool:
+    return name in ("vendor", "testdata") or name.startswith((".", "_"))
+
+
+def wanted_file(name: str) -> bool:
+    return name.endswith(".go") or name in MODULE_FILES
+
+
+@dataclass
+class Discovered:
+    root: Path
+    #: absolute paths of .go files, grouped by directory (one Go package each)
+    packages: dict[Path, list[Path]] = field(default_factory=dict)
+    #: absolute paths of go.mod / go.work files
+    module_files: list[Path] = field(default_factory=list)
+    #: (path, message) problems met while walking
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+    def add(self, path: Path) -> None:
+        if path.name.endswith(".go"):
+            self.packages.setdefault(path.parent, []).append(path)
+        elif path.name in MODULE_FILES:
+            self.module_files.append(path)
+
+    @property
+    def go_files(self) -> list[Path]:
+        return [f for fs in self.packages.values() for f in fs]
+
+    def relpath(self, path: Path) -> str:
+        return relpath(path, self.root)
+
+
+def relpath(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path, root)).as_posix()
+
+
+def git_toplevel(start: Path) -> Path | None:
+    """The work tree containing ``start`` (found without running git)."""
+    d = start if start.is_dir() else start.parent
+    for cand in (d, *d.parents):
+        if (cand / ".git").exists():
+            return cand
+    return None
+
+
+def scan_root(paths: list[Path]) -> Path:
+    """The directory findings are reported relative to (SARIF's %SRCROOT%)."""
+    first = paths[0]
+    top = git_toplevel(first)
+    if top is not None:
+        return top
+    cwd = Path.cwd().resolve()
+    if all(p == cwd or cwd in p.parents for p in paths):
+        return cwd
+    return first if first.is_dir() else first.parent
+
+
+def _git_listing(top: Path) -> set[Path] | None:
+    """Tracked and untracked-but-not-ignored files of a work tree, or None."""
+    try:
+        import git  # gitpython; imported only inside a work tree
+
+        repo = git.Repo(top)
+        out = repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard")
+    except Exception:
+        return None
+    return {top / p for p in out.split("\0") if p}
+
+
+def discover(paths: Iterable[Path], *, use_gitignore: bool = True) -> Discovered:
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    result = Discovered(root=scan_root(resolved))
+    listings: dict[Path, set[Path] | None] = {}
+    seen: set[Path] = set()
+
+    def allowed_by_git(path: Path) -> bool:
+        if not use_gitignore:
+            return True
+        top = git_toplevel(path.parent)
+        if top is None:
+            return True
+        if top not in listings:
+            listings[top] = _git_listing(top)
+        listing = listings[top]
+        return listing is None or path in listing
+
+    for p in resolved:
+        if p.is_file() or (p.is_symlink() and not p.is_dir()):
+            if not wanted_file(p.name):
+                continue
+            if p not in seen:
+                seen.add(p)
+                result.add(p)  # an explicitly named file is always scanned
+            continue
+        if not p.is_dir():
+            result.problems.append((p, "no such file or directory"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(p, followlinks=False, onerror=None):
+            dirnames[:] = sorted(d for d in dirnames if not skip_dir(d))
+            d = Path(dirpath)
+            for name in sorted(filenames):
+                if not wanted_file(name):
+                    continue
+                fp = d / name
+                if fp in seen or not allowed_by_git(fp):
+                    continue
+                seen.add(fp)
+                result.add(fp)
+    return result
