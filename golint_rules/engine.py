@@ -91,11 +91,10 @@ class Engine:
         return not any(code.startswith(s) for s in self.options.ignore)
 
     def _code_visible(self, code: str) -> bool:
+        """GR000 (the tool's own messages) shows unless disabled or ignored; --select does not hide it."""
         if code == "GR000":
-            sel = self.options.select
-            return not any(code.startswith(s) for s in self.options.ignore) and (
-                sel is None or any(code.startswith(s) for s in sel) or True
-            )
+            info = self.rules.get(code)
+            return bool(info and info.enabled) and not any(code.startswith(s) for s in self.options.ignore)
         return self._active(code)
 
     # ------------------------------------------------------------------
@@ -145,10 +144,10 @@ class Engine:
             return None, [self._gr000(rel, data.count(b"\n", 0, nul) + 1, "binary", offset=nul)]
         return data, []
 
-    def _gr000(self, rel: str, line: int, key: str, severity: str | None = None, **args: object) -> Finding:
+    def _gr000(self, rel: str, at_line: int, key: str, severity: str | None = None, **args: object) -> Finding:
         info = self.rules["GR000"]
         msg = info.messages.get(key, key).format(**args)
-        return Finding("GR000", key, severity or info.severity, msg, rel, line, fingerprint="")
+        return Finding("GR000", key, severity or info.severity, msg, rel, at_line, fingerprint="")
 
     # ------------------------------------------------------------------
     def _scan_package(self, directory: Path, files: list[Path], disc: Discovered, result: ScanResult) -> None:
@@ -157,11 +156,11 @@ class Engine:
         for path in files:
             rel = disc.relpath(path)
             data, problems = self._read(path, rel, result)
-            early.extend(problems)
+            early.extend(self._finish_file(problems, rel, b""))
             if data is not None:
                 sources[path] = SourceFile(path, rel, data)
         result.files_scanned += len(files)
-        result.findings.extend(f for f in early if self._code_visible(f.code))
+        result.findings.extend(early)
 
         packages: dict[str, Package] = {}
 
@@ -237,7 +236,7 @@ class Engine:
         result.files_scanned += 1
         data, problems = self._read(path, rel, result)
         if data is None:
-            result.findings.extend(f for f in problems if self._code_visible(f.code))
+            result.findings.extend(self._finish_file(problems, rel, b""))
             return
         try:
             mf = gomod.parse(data, rel)
