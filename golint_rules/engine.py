@@ -190,7 +190,7 @@ class Engine:
             if (not generated or self.include_generated or a.include_generated) and a.can_fire(data)
         ]
         if not runnable:
-            return [f for f in out if self._code_visible(f.code)]
+            return self._finish_file(out, src.relpath, data)
         tree = src.tree
         result.files_parsed += 1
         err_ranges: list[tuple[int, int]] = []
