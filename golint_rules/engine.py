@@ -317,7 +317,7 @@ class Engine:
         for f in findings:
             if f.code in ignored or not self._code_visible(f.code):
                 continue
-            if f.code != "GR000" and index.suppresses(f.code, f.line):
+            if index.suppresses(f.code, f.line):
                 continue
             kept.append(f)
         known = set(self.rules)

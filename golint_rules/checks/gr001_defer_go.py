@@ -73,6 +73,10 @@ SPAWNS = """
 (call_expression function: (identifier) @f (#eq? @f "AfterFunc")) @call
 """
 
+WAITS = """
+(call_expression function: (selector_expression field: (field_identifier) @w (#eq? @w "Wait"))) @wait
+"""
+
 GROUP_TYPES = {("golang.org/x/sync/errgroup", "Group"), ("sync", "WaitGroup")}
 
 
@@ -277,7 +281,11 @@ def _spawns_directly(decl: FuncDecl, pkg: Package) -> int:
     if body is not None:
         for node in parsing.captures("(go_statement) @go", body).get("go", []):
             if _runs_in(node, decl.node):
-                line = node.start_point[0] + 1
+                # goroutines joined before the helper returns (wg.Wait(), g.Wait()) do not
+                # outlive the deferred call: stay silent
+                if not any(w.start_byte > node.end_byte and _runs_in(w, decl.node)
+                           for w in parsing.captures(WAITS, body).get("wait", [])):
+                    line = node.start_point[0] + 1
                 break
     memo[key] = line
     return line
