@@ -144,21 +144,30 @@ def cmd_scan(args) -> int:
         stop_progress()
     fail_on = Severity.parse(args.fail_on or cfg.fail_on or "warning")
 
+    rendered = None
+    if args.format != "text":
+        try:
+            rendered = render_machine(args.format, result, cfg.pack)
+        except ValueError as exc:  # a reporter refused an invalid entry: write nothing
+            return _err(f"cannot write the {args.format} report: {exc}")
     out: TextIO
     close = False
     if args.output:
-        out = open(args.output, "w", encoding="utf-8", newline="\n")
+        try:
+            out = open(args.output, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            return _err(f"cannot write {args.output}: {exc.strerror} (check the --output path)")
         close = True
     else:
         out = sys.stdout
     try:
-        if args.format == "text":
+        if rendered is None:
             from .reporters import text
 
             color = (not args.no_color) and (out.isatty() if not close else False) and "NO_COLOR" not in os.environ
             text.write(result, out, color=color, statistics=args.statistics, quiet=args.quiet)
         else:
-            out.write(render_machine(args.format, result))
+            out.write(rendered)
             out.write("\n")
     finally:
         if close:
@@ -173,14 +182,14 @@ def cmd_scan(args) -> int:
     return EXIT_FINDINGS if any(s >= fail_on for s in worst) else EXIT_OK
 
 
-def render_machine(fmt: str, result) -> str:
+def render_machine(fmt: str, result, pack=None) -> str:
     if fmt == "json":
         from .reporters import json_report as mod
     elif fmt == "sarif":
         from .reporters import sarif as mod
     else:
         from .reporters import gitlab as mod
-    return mod.render(result, tool_version=__version__)
+    return mod.render(result, tool_version=__version__, pack=pack)
 
 
 def _progress(enabled: bool):

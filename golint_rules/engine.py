@@ -146,7 +146,7 @@ class Engine:
 
     def _gr000(self, rel: str, at_line: int, key: str, severity: str | None = None, **args: object) -> Finding:
         info = self.rules["GR000"]
-        msg = info.messages.get(key, key).format(**args)
+        msg = format_message(info.messages.get(key, key), args)
         return Finding("GR000", key, severity or info.severity, msg, rel, at_line, fingerprint="")
 
     # ------------------------------------------------------------------
@@ -267,7 +267,7 @@ class Engine:
             msg = raw.message
         else:
             template = info.messages.get(raw.key)
-            msg = template.format(**raw.args) if template else raw.key
+            msg = format_message(template, raw.args) if template else raw.key
         import bisect
 
         if raw.start_byte >= 0:
@@ -348,6 +348,26 @@ class Engine:
 
     def _rel_for_config(self, rel: str) -> str:
         return rel
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(![rs])?(:[^{}]*)?\}")
+
+
+def format_message(template: str, args: dict) -> str:
+    """Fill ``{name}`` placeholders; literal braces (``http.Client{Timeout: ...}``) stay as written."""
+    def sub(m: re.Match) -> str:
+        name, conv, spec = m.group(1), m.group(2), m.group(3) or ""
+        if name not in args:
+            return m.group(0)
+        value = args[name]
+        if conv == "!r":
+            value = repr(value)
+        try:
+            return format(value, spec[1:]) if spec else str(value)
+        except (ValueError, TypeError):
+            return str(value)
+
+    return _PLACEHOLDER.sub(sub, template.replace("{{", "\x00").replace("}}", "\x01")).replace("\x00", "{").replace("\x01", "}")
 
 
 def _oserror(exc: OSError) -> str:
