@@ -66,6 +66,9 @@ class RawFinding:
     args: dict[str, Any] = field(default_factory=dict)
     message: str | None = None  # explicit message (custom rules, GR000)
     fix: dict[str, Any] | None = None
+    #: A lower severity for this finding than the rule's (e.g. GR004's struct-field
+    #: warning); the engine never raises a finding above the rule's configured severity.
+    severity: str | None = None
 
 
 class Pass:
@@ -108,6 +111,7 @@ class Pass:
         *,
         message: str | None = None,
         fix: dict[str, Any] | None = None,
+        severity: str | None = None,
         **args: Any,
     ) -> None:
         """Report at a node, a 1-based line, or a (start_byte, end_byte) range."""
@@ -118,7 +122,7 @@ class Pass:
         else:
             start, end, line = -1, -1, int(at)
         self.findings.append(
-            RawFinding(self.analyzer.code, key, start, end, line, args, message, fix)
+            RawFinding(self.analyzer.code, key, start, end, line, args, message, fix, severity)
         )
 
 

@@ -295,7 +295,11 @@ class Engine:
         return Finding(
             code=raw.code,
             slug=info.slug if raw.code != "GR000" else raw.key,
-            severity=info.severity if raw.code != "GR000" else ("error" if raw.key == "internal-error" else info.severity),
+            severity=(
+                _lower(info.severity, raw.severity)
+                if raw.code != "GR000"
+                else ("error" if raw.key == "internal-error" else info.severity)
+            ),
             message=msg,
             path=rel,
             line=line,
@@ -368,6 +372,13 @@ def format_message(template: str, args: dict) -> str:
             return str(value)
 
     return _PLACEHOLDER.sub(sub, template.replace("{{", "\x00").replace("}}", "\x01")).replace("\x00", "{").replace("\x01", "}")
+
+
+def _lower(configured: str, requested: str | None) -> str:
+    """A check may report below its rule's severity, never above the configured one."""
+    if requested is None:
+        return configured
+    return min(configured, requested, key=lambda s: Severity.parse(s))
 
 
 def _oserror(exc: OSError) -> str:

@@ -780,7 +780,7 @@ class FuncFlow:
         local that escapes, stored in a field of a local that escapes, or captured
         by a ``go`` statement or by a function literal that is itself a value that
         escapes. Calling ``v``'s own methods (``v.M()``), reading its fields and
-        comparing it do not. ``fields`` names fields whose value counts as ``v``
+        comparing it do not. A named result always escapes. ``fields`` names fields whose value counts as ``v``
         itself when returned, stored, sent or captured (``("Body",)`` for a
         response: ``return resp.Body`` escapes); passing such a field to a call
         (``io.ReadAll(resp.Body)``) is left to the rule.
@@ -789,6 +789,8 @@ class FuncFlow:
         if id(v) in seen:
             return None
         seen.add(id(v))
+        if v.kind == "result":  # a named result is returned by every return
+            return Use(v, v.ident or v.decl, (), v.decl, False, None, "return", target=v.decl)
         own_paths = {()} | {(f,) for f in fields}
         for u in v.uses:
             for fl in u.closures:
@@ -1307,3 +1309,54 @@ _ZERO_RE = re.compile(r"^\(?\s*(0+|0\s*\*.*|.*\*\s*0|time\.Duration\(0\))\s*\)?$
 def is_zero_literal(text: str) -> bool:
     """``0``, ``0 * time.Second``, ``time.Duration(0)``: a zero duration written out."""
     return bool(_ZERO_RE.match(text.strip()))
+
+
+# ---------------------------------------------------------------------------
+# net/http vocabulary shared by the HTTP rules (GR002, GR003, GR004, GR012)
+
+#: Client methods that send a request.
+SEND_METHODS = frozenset({"Do", "Get", "Head", "Post", "PostForm"})
+#: Client methods that send with no context at all.
+NO_CONTEXT_METHODS = frozenset({"Get", "Head", "Post", "PostForm"})
+#: net/http package functions that send through DefaultClient.
+PACKAGE_SENDERS = frozenset({"Get", "Head", "Post", "PostForm"})
+
+CLIENT: TypeRef = (HTTP, "Client")
+TRANSPORT: TypeRef = (HTTP, "Transport")
+REQUEST: TypeRef = (HTTP, "Request")
+RESPONSE: TypeRef = (HTTP, "Response")
+
+
+def http_member(fn: FuncFlow | None, ff: FileFlow, node: ts.Node) -> str | None:
+    """The net/http member ``node`` names (``http.Get``, ``nethttp.Client``, dot-imported ``Get``), or None."""
+    m = fn.pkg_member(node) if fn is not None else ff.pkg_member(node)
+    return m[1] if m is not None and m[0] == HTTP else None
+
+
+def call_parts(call: ts.Node) -> tuple[ts.Node | None, str, ts.Node]:
+    """(receiver expression or None, function/method name, function node) of a call."""
+    func = _unparen(call.child_by_field_name("function") or call)
+    if func.type == "selector_expression":
+        operand = func.child_by_field_name("operand")
+        fld = func.child_by_field_name("field")
+        return operand, (fld.text.decode() if fld is not None and fld.text else ""), func
+    if func.type == "identifier" and func.text:
+        return None, func.text.decode(), func
+    return None, "", func
+
+
+def call_args(call: ts.Node) -> list[ts.Node]:
+    args = call.child_by_field_name("arguments")
+    return [a for a in args.named_children if a.type != "comment"] if args is not None else []
+
+
+def outer_expr(node: ts.Node) -> ts.Node:
+    """``node`` with the ``&`` / parentheses around it (the whole construction expression)."""
+    n = node
+    while n.parent is not None and (
+        n.parent.type == "parenthesized_expression"
+        or (n.parent.type == "unary_expression" and n.parent.child_by_field_name("operator") is not None
+            and n.parent.child_by_field_name("operator").type == "&")  # type: ignore[union-attr]
+    ):
+        n = n.parent
+    return n

@@ -1,0 +1,174 @@
+"""HTTP response bodies are closed (beyond V2.3).
+
+The body of an ``*http.Response`` holds the connection: until it is closed the
+transport cannot reuse it, and an unread, unclosed body leaks the connection and
+its goroutines. Every response obtained in a function must have its body closed
+there (``defer resp.Body.Close()`` after the error check), unless the function
+hands the response on.
+
+Flagged: a response from ``Do``, ``Get``, ``Head``, ``Post`` or ``PostForm`` (on a
+client known to be an ``http.Client``, on ``http.DefaultClient``, or the ``http.Get``
+package functions; ``x.Do(req)`` on another receiver when ``req`` is known to be an
+``*http.Request`` and the result's ``Body`` is used) where ``resp.Body.Close()`` is
+not called in the function, directly, deferred, inside a closure, or as a method
+value (``defer closeQuietly(resp.Body.Close)``), and the response does not escape.
+A discarded response (``_, err := c.Do(req)``, or the call as a statement) is
+flagged: its body can never be closed.
+
+Escapes (silent): ``resp`` returned, stored, sent, passed to a call
+(``defer drain(resp)``), captured by a goroutine; ``resp.Body`` returned, stored or
+passed to a call other than a reader. Reading the body (``io.ReadAll(resp.Body)``,
+``json.NewDecoder(resp.Body)``, ``io.Copy(w, resp.Body)`` and the like) is not an
+escape.
+
+Bad::
+
+    func (w *WebhookSender) ping(ctx context.Context) error {
+        req, _ := http.NewRequestWithContext(ctx, http.MethodHead, w.url, nil)
+        resp, err := w.client.Do(req) // GR012: body never closed
+        if err != nil {
+            return err
+        }
+        return statusErr(resp.StatusCode)
+    }
+
+Good::
+
+        resp, err := w.client.Do(req)
+        if err != nil {
+            return err
+        }
+        defer resp.Body.Close()
+        return statusErr(resp.StatusCode)
+
+Options: none.
+
+Suppress a finding you have checked with
+``// gorules:ignore GR012 -- reason`` on the line (or the line above).
+"""
+
+from __future__ import annotations
+
+import tree_sitter as ts
+
+from .. import parsing
+from ..analysis import Analyzer, Pass
+from ..flow import (
+    CLIENT,
+    FLOW,
+    PACKAGE_SENDERS,
+    REQUEST,
+    SEND_METHODS,
+    FileFlow,
+    FuncFlow,
+    call_args,
+    call_parts,
+    flow_of,
+    http_member,
+)
+
+# Source forms matched (the response is the first result):
+#   resp, err := c.Do(req)    resp, err = c.Get(u)    c.Head(u) / c.Post(...) / c.PostForm(...)
+#   resp, err := http.Get(u)  (and Head, Post, PostForm; http.DefaultClient.X)
+#   _, err := c.Do(req)       c.Do(req)               (discarded)
+QUERY = """
+(call_expression
+  function: [(selector_expression field: (field_identifier) @name)
+             (identifier) @name]
+  (#any-of? @name "Do" "Get" "Head" "Post" "PostForm")) @call
+"""
+
+#: Functions that read from a body without keeping or closing it: passing
+#: ``resp.Body`` to them is not an escape. (import path, function)
+READERS = frozenset(
+    {
+        ("io", "ReadAll"), ("io/ioutil", "ReadAll"), ("io", "Copy"), ("io", "CopyN"), ("io", "CopyBuffer"),
+        ("io", "ReadFull"), ("io", "ReadAtLeast"), ("io", "LimitReader"), ("io", "TeeReader"),
+        ("io", "MultiReader"), ("encoding/json", "NewDecoder"), ("encoding/xml", "NewDecoder"),
+        ("bufio", "NewReader"), ("bufio", "NewReaderSize"), ("bufio", "NewScanner"),
+        ("encoding/csv", "NewReader"), ("compress/gzip", "NewReader"), ("mime/multipart", "NewReader"),
+        ("fmt", "Fscan"), ("fmt", "Fscanf"), ("fmt", "Fscanln"), ("golang.org/x/net/html", "Parse"),
+        ("bytes", "Buffer.ReadFrom"),
+    }
+)
+#: Methods that read from their argument: ``buf.ReadFrom(resp.Body)``.
+READER_METHODS = frozenset({"ReadFrom"})
+
+
+def run(p: Pass) -> None:
+    src = p.file
+    assert src is not None
+    ff = flow_of(p)
+    for call in parsing.captures(QUERY, src.root).get("call", []):
+        fn = ff.function(call)
+        if fn is None:
+            continue
+        recv, name, func = call_parts(call)
+        what = response_call(ff, fn, call, recv, name, func)
+        if what is None:
+            continue
+        check_response(p, ff, fn, call, what)
+
+
+def response_call(ff: FileFlow, fn: FuncFlow, call: ts.Node, recv: ts.Node | None, name: str, func: ts.Node) -> str | None:
+    """The call's text (``c.Do``, ``http.Get``) when it returns an *http.Response, else None."""
+    src = ff.src
+    member = http_member(fn, ff, func)
+    if member is not None:
+        return src.text(func) if member in PACKAGE_SENDERS else None
+    if recv is None or name not in SEND_METHODS:
+        return None
+    if fn.type_of(recv) == CLIENT:
+        return src.text(func)
+    if name == "Do":
+        args = call_args(call)
+        if len(args) == 1 and fn.type_of(args[0]) == REQUEST:
+            return src.text(func) + "?"  # confirmed later by the use of resp.Body
+    return None
+
+
+def check_response(p: Pass, ff: FileFlow, fn: FuncFlow, call: ts.Node, what: str) -> None:
+    guessed = what.endswith("?")
+    what = what.rstrip("?")
+    sink, target, tv, _ = fn.sink_of(call)
+    if sink == "discard" or (sink == "read" and target is not None and target.type == "expression_statement"):
+        if not guessed:
+            p.report(call, "discarded", call=what)
+        return
+    if sink != "assign" or tv is None:
+        return  # returned, passed on, stored: someone else closes it
+    if guessed and not any(u.path[:1] == ("Body",) and not (len(u.path) == 1 and u.called) for u in tv.uses):
+        return  # not known to be a response
+    holders = fn.holders(tv)
+    for h in holders:
+        if fn.calls_method(h, "Close", via=("Body",)):
+            return
+        if fn.escape(h, fields=("Body",)) is not None:
+            return
+        for u in h.uses:
+            if u.path == ("Body",) and u.sink == "arg" and not is_reader(ff, fn, u.target):
+                return  # handed to a helper that may close it
+            if u.path == ("Body",) and u.sink in ("assign",):
+                return  # body := resp.Body: followed no further
+    p.report(call, "not-closed", name=tv.name, call=what)
+
+
+def is_reader(ff: FileFlow, fn: FuncFlow, call: ts.Node | None) -> bool:
+    if call is None:
+        return False
+    recv, name, func = call_parts(call)
+    m = fn.pkg_member(func)
+    if m is not None:
+        return m in READERS
+    return recv is not None and name in READER_METHODS
+
+
+analyzer = Analyzer(
+    code="GR012",
+    slug="response-body-close",
+    doc=__doc__ or "",
+    run=run,
+    needs=(b'"net/http"',),
+    requires=(FLOW,),
+    messages=("not-closed", "discarded"),
+)
