@@ -331,6 +331,9 @@ def load_config(path: Path | None = None, *, search_from: Path | None = None) ->
                 opts = ", ".join(sorted(_RULE_KEYS | set(info.options)))
                 raise err(keys + (k,), f"unknown option {k!r} for {code}; valid keys: {opts}")
     cfg.custom_rules = list(data.get("custom-rules", []))
+    from .radar import bind_config  # resolves and validates the radar file (file:line errors)
+
+    bind_config(cfg, text)
     return cfg
 
 
