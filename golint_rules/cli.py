@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report-unused-ignores", action="store_true", help="report gorules:ignore comments that suppress nothing")
     s.add_argument("--include-generated", action="store_true", default=None,
                    help="also check generated files (// Code generated ... DO NOT EDIT.)")
+    from .adoption import add_scan_arguments
+
+    add_scan_arguments(s)  # --new-from-rev/-merge-base/-patch, --baseline, --shard, --fix, --diff
     s.set_defaults(func=cmd_scan)
 
     r = sub.add_parser("rules", help="list the rules of the pack")
@@ -118,6 +121,7 @@ def load_config_for(args, paths: list[Path]):
 
 
 def cmd_scan(args) -> int:
+    from .adoption import AdoptionError, ScanPlan
     from .engine import ScanOptions, scan
     from .model import Severity
 
@@ -130,11 +134,18 @@ def cmd_scan(args) -> int:
         isinstance(r, dict) and str(r.get("id", "")).startswith(c) for r in cfg.custom_rules)]
     if unknown:
         return _err(f"unknown rule code(s) {', '.join(sorted(unknown))}: `gorules rules` lists them")
+    try:  # diff-aware scan, baseline, shard, fixes: checked and prepared before the scan
+        plan = ScanPlan.from_args(args, paths)
+    except AdoptionError as exc:
+        return _err(str(exc))
+    paths = plan.paths
     opts = ScanOptions(
         select=args.select,
         ignore=args.ignore,
         report_unused_ignores=args.report_unused_ignores,
         include_generated=args.include_generated,
+        file_filters=plan.file_filters,
+        hash_files=plan.hash_files,
     )
     machine = args.format != "text"
     progress_cb, stop_progress = _progress(enabled=not machine and not args.quiet and sys.stderr.isatty())
@@ -142,6 +153,9 @@ def cmd_scan(args) -> int:
         result = scan(paths, cfg, opts, progress=progress_cb)
     finally:
         stop_progress()
+    done = plan.after_scan(result, args)  # drops old/baselined findings, applies --fix; --diff ends here
+    if done is not None:
+        return done
     fail_on = Severity.parse(args.fail_on or cfg.fail_on or "warning")
 
     rendered = None

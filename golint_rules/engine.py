@@ -41,6 +41,8 @@ class ScanResult:
     duration: float = 0.0
     internal_errors: int = 0
     problems: list[str] = field(default_factory=list)  # walk problems (e.g. missing path)
+    #: every file the scan read, relative to root -> sha256 of the bytes read ("" unless ScanOptions.hash_files)
+    files: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> Counter[str]:
         return Counter(f.code for f in self.findings)
@@ -56,6 +58,11 @@ class ScanOptions:
     ignore: set[str] = field(default_factory=set)
     report_unused_ignores: bool = False
     include_generated: bool | None = None
+    #: objects with ``apply(discovered)`` that drop packages / module files right after
+    #: discovery: ``--shard`` (shard.Shard) and diff-aware scans (gitdiff.ChangedPackages)
+    file_filters: tuple = ()
+    #: record the sha256 of every file read in ScanResult.files (``--fix`` checks it before writing)
+    hash_files: bool = False
 
 
 class Engine:
@@ -101,6 +108,8 @@ class Engine:
     def scan(self, paths: Sequence[str | Path], progress: ProgressFn | None = None) -> ScanResult:
         t0 = time.perf_counter()
         disc = discover([Path(p) for p in paths])
+        for file_filter in self.options.file_filters:
+            file_filter.apply(disc)
         result = ScanResult(root=disc.root, findings=[], rules=self.rules)
         result.problems = [f"{p}: {msg}" for p, msg in disc.problems]
         total = len(disc.go_files) + len(disc.module_files)
@@ -128,6 +137,7 @@ class Engine:
     # ------------------------------------------------------------------
     def _read(self, path: Path, rel: str, result: ScanResult) -> tuple[bytes | None, list[Finding]]:
         """Read a file; on trouble return None and one GR000 finding that says why."""
+        result.files[rel] = ""
         try:
             size = path.stat().st_size
         except OSError as exc:
@@ -138,6 +148,8 @@ class Engine:
             data = path.read_bytes()
         except OSError as exc:
             return None, [self._gr000(rel, 1, "unreadable", error=_oserror(exc))]
+        if self.options.hash_files:
+            result.files[rel] = hashlib.sha256(data).hexdigest()
         result.bytes_read += len(data)
         nul = data.find(b"\0", 0, 8192)
         if nul != -1:
