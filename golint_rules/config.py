@@ -117,7 +117,7 @@ class Pack:
     path: Path
 
 
-_PACK_RULE_KEYS = {"slug", "severity", "summary", "tags", "messages", "options"}
+_PACK_RULE_KEYS = {"slug", "severity", "summary", "tags", "messages", "options", "precision"}
 
 
 def load_pack(name_or_path: str = DEFAULT_PACK) -> Pack:
@@ -148,6 +148,7 @@ def load_pack(name_or_path: str = DEFAULT_PACK) -> Pack:
             messages=dict(body.get("messages", {})),
             options=dict(body.get("options", {})),
             tags=tuple(body.get("tags", ())),
+            precision=body.get("precision", "high"),
         )
     return Pack(meta.get("name", path.stem), meta.get("version", "0"), meta.get("docs", ""), rules, path)
 

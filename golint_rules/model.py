@@ -92,3 +92,5 @@ class RuleInfo:
     doc: str = ""
     tags: tuple[str, ...] = ()
     custom: bool = False
+    #: SARIF/GitHub precision: very-high, high, medium, low
+    precision: str = "high"

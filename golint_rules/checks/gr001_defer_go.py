@@ -73,8 +73,10 @@ SPAWNS = """
 (call_expression function: (identifier) @f (#eq? @f "AfterFunc")) @call
 """
 
+# Joins: wg.Wait() / g.Wait(), or a receive (<-done) after the goroutine started.
 WAITS = """
 (call_expression function: (selector_expression field: (field_identifier) @w (#eq? @w "Wait"))) @wait
+(unary_expression operator: "<-") @wait
 """
 
 GROUP_TYPES = {("golang.org/x/sync/errgroup", "Group"), ("sync", "WaitGroup")}
@@ -281,7 +283,7 @@ def _spawns_directly(decl: FuncDecl, pkg: Package) -> int:
     if body is not None:
         for node in parsing.captures("(go_statement) @go", body).get("go", []):
             if _runs_in(node, decl.node):
-                # goroutines joined before the helper returns (wg.Wait(), g.Wait()) do not
+                # goroutines joined before the helper returns (wg.Wait(), <-done) do not
                 # outlive the deferred call: stay silent
                 if not any(w.start_byte > node.end_byte and _runs_in(w, decl.node)
                            for w in parsing.captures(WAITS, body).get("wait", [])):
