@@ -62,6 +62,7 @@ a comment that starts with ``indirect;`` keeps the require indirect.)
 from __future__ import annotations
 
 from ..analysis import Analyzer, Pass
+from ..fixes import gomod_indirect_fix
 from ..module import module_for
 
 
@@ -82,10 +83,12 @@ def run(pass_: Pass) -> None:
         module = d.args[0]
         site = direct.get(module)
         if site is None and not d.indirect:
-            pass_.report((d.start, d.end), "missing-indirect", module=module, detail=_why_not_direct(mod, module))
+            pass_.report((d.start, d.end), "missing-indirect", module=module, detail=_why_not_direct(mod, module),
+                         fix=gomod_indirect_fix(mf, d, True))
         elif site is not None and d.indirect:
             example = f"by {site}" if site.path == module else f"{site.path} by {site}"
-            pass_.report((d.start, d.end), "extra-indirect", module=module, example=example, package=site.path)
+            pass_.report((d.start, d.end), "extra-indirect", module=module, example=example, package=site.path,
+                         fix=gomod_indirect_fix(mf, d, False))
 
 
 def _why_not_direct(mod, module: str) -> str:
