@@ -95,16 +95,15 @@ def discover(paths: Iterable[Path], *, use_gitignore: bool = True) -> Discovered
     listings: dict[Path, set[Path] | None] = {}
     seen: set[Path] = set()
 
-    def allowed_by_git(path: Path) -> bool:
-        if not use_gitignore:
-            return True
-        top = git_toplevel(path.parent)
-        if top is None:
-            return True
-        if top not in listings:
-            listings[top] = _git_listing(top)
-        listing = listings[top]
-        return listing is None or path in listing
+    tops: dict[Path, Path | None] = {}
+
+    def toplevel(d: Path) -> Path | None:  # git_toplevel, memoised per directory
+        if d not in tops:
+            if (d / ".git").exists():
+                tops[d] = d
+            else:
+                tops[d] = None if d.parent == d else toplevel(d.parent)
+        return tops[d]
 
     for p in resolved:
         if p.is_file() or (p.is_symlink() and not p.is_dir()):
@@ -119,12 +118,17 @@ def discover(paths: Iterable[Path], *, use_gitignore: bool = True) -> Discovered
             continue
         for dirpath, dirnames, filenames in os.walk(p, followlinks=False, onerror=None):
             dirnames[:] = sorted(d for d in dirnames if not skip_dir(d))
+            names = sorted(n for n in filenames if wanted_file(n))
+            if not names:
+                continue
             d = Path(dirpath)
-            for name in sorted(filenames):
-                if not wanted_file(name):
-                    continue
+            top = toplevel(d) if use_gitignore else None  # one look-up per directory, not per file
+            if top is not None and top not in listings:
+                listings[top] = _git_listing(top)
+            listing = listings[top] if top is not None else None
+            for name in names:
                 fp = d / name
-                if fp in seen or not allowed_by_git(fp):
+                if fp in seen or (listing is not None and fp not in listing):
                     continue
                 seen.add(fp)
                 result.add(fp)
