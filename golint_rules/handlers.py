@@ -452,7 +452,7 @@ def literal_name(pkg: Package, src: SourceFile, lit: ts.Node, route: str | None)
             left = holder.child_by_field_name("left")
             names = left.named_children if left is not None else holder.children_by_field_name("name")
             idx = next((i for i, v in enumerate(parent.named_children) if v.start_byte <= lit.start_byte < v.end_byte), -1)
-            if 0 <= idx < len(names):
+            if 0 <= idx < len(names) and src.text(names[idx]) != "_":
                 return src.text(names[idx])
     if parent is not None and parent.type == "literal_element":
         parent = parent.parent

@@ -21,6 +21,9 @@ to functions of the same package (any file of the directory) that *always* end
 in one of these, through at most `max-depth` helpers. The message names the
 chain: `handler ListUsers -> mustLoad -> panic`.
 
+A `log.Fatal`/`os.Exit` inside a deferred `recover()` block is flagged: it is
+not a re-panic, it ends the process.
+
 Not flagged: handlers in `_test.go` files (fakes that panic on purpose to test
 recovery middleware; option `test-files`); `panic(http.ErrAbortHandler)` (net/http's sanctioned abort); a
 re-panic inside a deferred `recover()` block (recovery middleware); panics in
@@ -354,6 +357,7 @@ def run(pass_: Pass) -> None:
             continue
         for call in parsing.captures(CALLS, body).get("call", []):
             owner[(call.start_byte, call.end_byte)] = (call, h)
+    reports: list[tuple[ts.Node, str, dict[str, str]]] = []
     for _, (call, h) in sorted(owner.items()):
         fn = call.child_by_field_name("function")
         if fn is None:
@@ -362,11 +366,11 @@ def run(pass_: Pass) -> None:
         if kind is not None:
             if kind == "panic" and _is_abort(src, call):
                 continue
-            if _in_deferred_recover(src, call, h.node):
-                continue
+            if kind == "panic" and _in_deferred_recover(src, call, h.node):
+                continue  # a re-panic: recovery middleware hands the panic on
             if kind == "panic" and _relays_recovered(src, call, h.node):
                 continue
-            pass_.report(call, kind, call=src.text(fn), handler=h.name)
+            reports.append((call, kind, {"call": src.text(fn), "handler": h.name}))
             continue
         if max_depth < 1:
             continue
@@ -374,20 +378,27 @@ def run(pass_: Pass) -> None:
         if callee is None:
             continue
         got = chains.of(callee, max_depth - 1)
-        if got is None or _in_deferred_recover(src, call, h.node):
+        if got is None or (got[1] == "panic" and _in_deferred_recover(src, call, h.node)):
             continue
         names, end_kind = got
         chain = " -> ".join(["handler " + h.name, *names])
-        pass_.report(
-            call,
-            "helper",
-            call=src.text(fn),
-            handler=h.name,
-            chain=chain,
-            end=names[-1],
-            callee=decl_name(callee),
-            effect="panic" if end_kind == "panic" else "stop the process",
-        )
+        reports.append((call, "helper", {
+            "call": src.text(fn),
+            "handler": h.name,
+            "chain": chain,
+            "end": names[-1],
+            "callee": decl_name(callee),
+            "effect": "panic" if end_kind == "panic" else "stop the process",
+        }))
+    # One finding per panic: panic(notAuthorized()) where the helper itself always
+    # panics is reported once, at the outer call.
+    for call, key, args in reports:
+        if any(
+            other is not call and other.start_byte <= call.start_byte and call.end_byte <= other.end_byte
+            for other, _, _ in reports
+        ):
+            continue
+        pass_.report(call, key, **args)
 
 
 analyzer = Analyzer(
