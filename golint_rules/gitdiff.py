@@ -484,4 +484,4 @@ def changes_from_patch(paths: Iterable[Path], patch: str | Path) -> ChangeSet:
 
     plist = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
     base = git_toplevel(plist[0]) or Path.cwd()
-    return ChangeSet(base=base, files=files, description=f"in {patch}")
+    return ChangeSet(base=base, files=files, description="in the patch on standard input" if str(patch) == "-" else f"in {patch}")
