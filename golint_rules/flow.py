@@ -968,6 +968,10 @@ class FileFlow:
                     return path, name
         return None
 
+    def declares(self, name: str) -> bool:
+        """Does the file or its package declare ``name`` at package level (a func ``new``, a var ``http``)?"""
+        return self._package_level_name(name)
+
     def _package_level_name(self, name: str) -> bool:
         """Does this file or package declare ``name`` at package level (shadowing an import)?"""
         return name in self._file_level_names
@@ -1082,7 +1086,8 @@ class FileFlow:
             if func is None:
                 return None
             func = _unparen(func)
-            if func.type == "identifier" and self.src.text(func) == "new" and (fn is None or fn.var_of(func) is None):
+            if func.type == "identifier" and self.src.text(func) == "new" and (fn is None or fn.var_of(func) is None) \
+                    and not self.declares("new"):
                 args = e.child_by_field_name("arguments")
                 if args is not None and args.named_child_count == 1:
                     return self.type_ref(args.named_children[0])

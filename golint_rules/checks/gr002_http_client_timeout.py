@@ -112,7 +112,8 @@ def run(p: Pass) -> None:
         newfn = call.child_by_field_name("function")
         if fn is not None and newfn is not None and fn.var_of(newfn) is not None:
             continue  # a local called new
-        if args is None or http_member(fn, ff, args.named_children[0]) != "Client":
+        if args is None or args.named_child_count != 1 or ff.declares("new") \
+                or http_member(fn, ff, args.named_children[0]) != "Client":
             continue
         if not timeout_set_later(ff, fn, outer_expr(call)):
             p.report(call, "new")

@@ -126,19 +126,24 @@ def run(p: Pass) -> None:
 def check_ctx(p: Pass, ff: FileFlow, fn: FuncFlow | None, call: ts.Node, ctx: ts.Node, what: str, strict: bool) -> None:
     if fn is None:
         return
-    kind, desc = origin(ff, fn, ctx, call, 0)
+    kind, root = origin(ff, fn, ctx, call, 0)
+    text = " ".join(ff.src.text(ctx).split())
+    if len(text) > 48:
+        text = text[:45] + "..."
+    desc = text if text == root else f"{text} (from {root})"
     if kind == "background":
         p.report(call, "background-ctx", call=what, ctx=desc)
     elif strict and kind in ("param", "request"):
-        p.report(call, "strict-ctx", call=what, ctx=desc)
+        p.report(call, "strict-ctx", call=what, ctx=text)
 
 
 def origin(ff: FileFlow, fn: FuncFlow, expr: ts.Node, at: ts.Node, depth: int) -> tuple[str | None, str]:
-    """Where a context value comes from.
+    """Where a context value comes from, and the expression it comes from.
 
-    ("background", text) for Background()/TODO() (possibly through WithValue/WithCancel),
-    ("param", name) for a parameter, ("request", text) for r.Context() of a request
-    parameter, ("deadline", text) for WithTimeout/WithDeadline, (None, text) when unknown.
+    ("background", "context.Background()") for Background()/TODO() (possibly through
+    WithValue/WithCancel), ("param", name) for a parameter, ("request", text) for
+    r.Context() of a request parameter, ("deadline", text) for WithTimeout/WithDeadline,
+    (None, text) when unknown.
     """
     src = ff.src
     text = src.text(expr)
@@ -158,8 +163,7 @@ def origin(ff: FileFlow, fn: FuncFlow, expr: ts.Node, at: ts.Node, depth: int) -
             if m[1] in PASS_THROUGH:
                 args = call_args(e)
                 if args:
-                    kind, _ = origin(ff, fn, args[0], e, depth + 1)
-                    return kind, text
+                    return origin(ff, fn, args[0], e, depth + 1)
             return None, text
         if name == "Context" and recv is not None and not call_args(e) and fn.type_of(recv) == REQUEST:
             base = recv
@@ -179,18 +183,19 @@ def origin(ff: FileFlow, fn: FuncFlow, expr: ts.Node, at: ts.Node, depth: int) -
         if not assigns:
             return None, text
         kinds = []
+        roots = []
         for a in assigns:
             if a.value is None or a.op in ("range", "recv", "op="):
                 return None, text
             if a.multi and a.index != 0:
                 return None, text
-            kind, _ = origin(ff, fn, a.value, a.node, depth + 1)
+            kind, root = origin(ff, fn, a.value, a.node, depth + 1)
             if kind is None or kind == "deadline":
                 return kind, text
             kinds.append(kind)
+            roots.append(root)
         if all(k == "background" for k in kinds):
-            first = assigns[0].value
-            return "background", f"{text} (from {src.text(first)})" if first is not None else text
+            return "background", roots[0]
         return "param", text
     return None, text
 

@@ -67,6 +67,7 @@ from ..analysis import Analyzer, Pass
 from ..flow import (
     CLIENT,
     FLOW,
+    SEND_METHODS,
     TRANSPORT,
     FileFlow,
     FuncFlow,
@@ -93,6 +94,7 @@ QUERY = """
 """
 
 CLOSE = "CloseIdleConnections"
+SENDS = SEND_METHODS | {"RoundTrip"}
 
 
 def run(p: Pass) -> None:
@@ -117,8 +119,9 @@ def run(p: Pass) -> None:
         fn = ff.function(call)
         args = call.child_by_field_name("arguments")
         newfn = call.child_by_field_name("function")
-        if fn is None or args is None or newfn is None or fn.var_of(newfn) is not None:
-            continue
+        if fn is None or args is None or newfn is None or fn.var_of(newfn) is not None \
+                or args.named_child_count != 1 or ff.declares("new"):
+            continue  # not the builtin new(T)
         name = http_member(fn, ff, args.named_children[0])
         if name == "Transport":
             transports.append(call)
@@ -147,15 +150,24 @@ def describe(ff: FileFlow, node: ts.Node) -> str:
 
 def check_transport(p: Pass, ff: FileFlow, fn: FuncFlow, node: ts.Node) -> None:
     expr = outer_expr(node)
+    if literal_field(ff, node, "DisableKeepAlives") == "true":
+        return  # no keep-alive: connections close after each request, no idle pool
     stored = struct_storage(ff, fn, expr)
     if stored is not None:
         typ, fieldname, what = stored
-        if built_by(ff, fn.node, typ) and not type_closes_field(p, typ, fieldname):
+        if built_by(ff, fn.node, typ) and not type_closes_field(p, ff, typ, fieldname):
             p.report(node, "struct-field", severity="warning", type=typ, field=fieldname, what=what)
         return
     group = group_of(ff, fn, expr)
     if group is None or released_or_escaped(fn, group):
         return
+    if group and not sends(group):
+        return  # never used to send (a test of Clone, a config check): no pool, nothing leaks
+    if any(u.path == ("DisableKeepAlives",) and u.sink == "set" and u.value is not None
+           and ff.src.text(u.value) == "true" for h in group for u in h.uses):
+        return
+    if only_registered_protocols(ff, fn, group):
+        return  # every request goes to a RegisterProtocol round tripper: the pool is never used
     name = holder_name(fn, group)
     p.report(node, "transport", what=describe(ff, node), name=name)
 
@@ -169,7 +181,7 @@ def check_client(p: Pass, ff: FileFlow, fn: FuncFlow, node: ts.Node) -> None:
                 return  # its transport is judged on its own
     expr = outer_expr(node)
     group = group_of(ff, fn, expr)
-    if group is None or released_or_escaped(fn, group):
+    if group is None or released_or_escaped(fn, group) or (group and not sends(group)):
         return
     for h in group:
         for u in h.uses:
@@ -212,6 +224,46 @@ def released_or_escaped(fn: FuncFlow, group: list[Var]) -> bool:
             if u.sink == "store" and u.target_var is not None and fn.var_type(u.target_var) != CLIENT:
                 return True  # stored in a field of a local value this rule does not follow
     return False
+
+
+def literal_field(ff: FileFlow, node: ts.Node, name: str) -> str | None:
+    """The source of field ``name`` in composite literal ``node`` (None if absent or not a literal)."""
+    if node.type != "composite_literal":
+        return None
+    body = node.child_by_field_name("body")
+    for el in body.named_children if body is not None else []:
+        kids = el.named_children
+        if el.type == "keyed_element" and len(kids) == 2 and ff.src.text(kids[0]) == name:
+            return ff.src.text(kids[1])
+    return None
+
+
+def only_registered_protocols(ff: FileFlow, fn: FuncFlow, group: list[Var]) -> bool:
+    """``tr.RegisterProtocol("ftp", rt)`` and every send is to a literal ``ftp://...`` URL."""
+    schemes: set[str] = set()
+    targets: list[ts.Node | None] = []
+    for h in group:
+        for u in h.uses:
+            if not (u.called and u.call is not None and u.path):
+                continue
+            args = call_args(u.call)
+            if u.path[-1] == "RegisterProtocol" and args and args[0].type == "interpreted_string_literal":
+                schemes.add(ff.src.text(args[0]).strip('"'))
+            elif u.path[-1] in SENDS:
+                targets.append(args[0] if u.path[-1] in ("Get", "Head", "Post", "PostForm") and args else None)
+    if not schemes or not targets:
+        return False
+    for t in targets:
+        if t is None or t.type != "interpreted_string_literal":
+            return False
+        if ff.src.text(t).strip('"').split("://", 1)[0] not in schemes:
+            return False
+    return True
+
+
+def sends(group: list[Var]) -> bool:
+    """Is a request sent through one of the holders (``RoundTrip``, ``Do``, ``Get``...)?"""
+    return any(u.called and u.path and u.path[-1] in SENDS for h in group for u in h.uses)
 
 
 def holder_name(fn: FuncFlow, group: list[Var], *, client_first: bool = True) -> str:
@@ -285,11 +337,21 @@ def _field_of(fn: FuncFlow, target: ts.Node, what: str) -> tuple[str, str, str] 
     return t[1], fn.src.text(fld), what
 
 
-def type_closes_field(p: Pass, typ: str, fieldname: str) -> bool:
-    """Does some method of ``typ`` (any file of the package) call CloseIdleConnections on the field?"""
+def type_closes_field(p: Pass, ff: FileFlow, typ: str, fieldname: str) -> bool:
+    """Does some method of ``typ`` (any file of the package) call CloseIdleConnections on the
+    field? True also when the question does not arise: a type with no methods at all (a plain
+    options/config struct, not a service with a lifecycle), or an embedded client/transport
+    (its CloseIdleConnections is promoted to ``typ``'s method set)."""
     pkg = p.package
     if typ not in pkg.type_names:
         return True  # not a struct of this package we can see: stay silent
+    if not any(recv == typ for recv, _ in pkg.methods):
+        return True
+    entry = ff.struct_fields().get(typ, {}).get(fieldname)
+    if entry is not None:
+        decl = entry[1].parent
+        if decl is not None and decl.type == "field_declaration" and not decl.children_by_field_name("name"):
+            return True  # embedded *http.Client / *http.Transport
     pattern = re.compile(rb"\." + re.escape(fieldname.encode()) + rb"\b")
     for (recv, _name), decl in pkg.methods.items():
         if recv != typ or decl.body is None:
