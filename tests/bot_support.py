@@ -243,6 +243,15 @@ class Proc:
         self._fh.close()
         return self.proc.returncode
 
+    def outcomes(self, n: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The first ``n`` "job finished" log lines, waiting for them."""
+        end = time.monotonic() + timeout
+        while True:
+            found = [l for l in self.lines() if l.get("msg") == "job finished"]
+            if len(found) >= n or time.monotonic() > end:
+                return found
+            time.sleep(0.05)
+
     def lines(self) -> list[dict[str, Any]]:
         out = []
         for line in self.log.read_text("utf-8", "replace").splitlines():

@@ -164,7 +164,7 @@ def test_open_then_update_posts_threads_resolves_and_edits_one_summary(fake, sta
     finally:
         bot.stop()
     log = (tmp_path / "bot.log").read_text()
-    outcomes = [l for l in bot.lines() if l.get("msg") == "job finished"]
+    outcomes = bot.outcomes(2)
     assert [(o["outcome"], o["sha"]) for o in outcomes] == [("failed", OPEN_SHA), ("failed", UPDATE_SHA)]
     assert TOKEN not in log and SECRET not in log
 
@@ -306,7 +306,7 @@ def test_restart_during_a_job_loses_nothing_and_posts_nothing_twice(fake, state,
         ("POST", f"{MR}/notes", ("summary",), 201),
         ("POST", f"{STATUSES}{OPEN_SHA}", ("failed", "gorules", "feature/retry-backoff"), 201),
     ]
-    outcomes = [l for l in bot2.lines() if l.get("msg") == "job finished"]
+    outcomes = bot2.outcomes(1)
     assert [(o["outcome"], o["attempt"]) for o in outcomes] == [("failed", 2)]
 
 
@@ -329,7 +329,7 @@ def test_newer_push_supersedes_a_running_review(fake, state, tmp_path):
     assert "superseded" in open_status[-1].body["description"]
     posted = [w for w in writes_summary(fake) if w[1] == f"{MR}/discussions"]
     assert posted == [("POST", f"{MR}/discussions", ("go.mod", 5, "GR005"), 201)]  # nothing from the old sha
-    outcomes = [(l["outcome"], l["sha"]) for l in bot.lines() if l.get("msg") == "job finished"]
+    outcomes = [(l["outcome"], l["sha"]) for l in bot.outcomes(2)]
     assert outcomes == [("superseded", OPEN_SHA), ("failed", UPDATE_SHA)]
 
 
@@ -389,8 +389,29 @@ def test_gitlab_down_ends_with_failed_status_blaming_the_bot(fake, state, tmp_pa
         "gorules bot failed, the code was not reviewed: GitLab API 503 on GET merge_requests/17/diffs after 3 attempts"
     )
     assert [c.status for c in fake.calls if c.path == f"{MR}/diffs"] == [503, 503, 503]
-    out = [l for l in bot.lines() if l.get("msg") == "job finished"]
+    out = bot.outcomes(1)
     assert out[0]["outcome"] == "error" and out[0]["level"] == "error"
+
+
+def test_a_job_over_its_time_limit_is_killed_and_reported(fake, state, tmp_path):
+    held = fake.hold(r"/merge_requests/17/diffs$")  # GitLab never answers
+    bot = start_bot(fake, state, tmp_path / "bot.log", workers=1, GORULES_JOB_TIMEOUT="2")
+    try:
+        t0 = time.monotonic()
+        assert bot.post(payload("mr-open.json")).status_code == 202
+        final_status(fake, OPEN_SHA)
+        took = time.monotonic() - t0
+    finally:
+        held.set()
+        bot.stop()
+    assert 2.0 <= took < 6.0
+    last = fake.writes()[-1].body
+    assert (last["state"], last["description"]) == (
+        "failed",
+        "gorules bot failed, the code was not reviewed: the review did not finish within GORULES_JOB_TIMEOUT (2s)",
+    )
+    out = bot.outcomes(1)
+    assert [(o["outcome"], o["detail"][:25]) for o in out] == [("error", "the review did not finish")]
 
 
 def test_wrong_gitlab_token_is_reported_without_leaking_it(fake, state, tmp_path):
@@ -399,12 +420,10 @@ def test_wrong_gitlab_token_is_reported_without_leaking_it(fake, state, tmp_path
     try:
         assert bot.post(payload("mr-open.json")).status_code == 202
         fake.wait_for(lambda g: len(g.calls) >= 1, 20, "a GitLab call")
-        end = time.monotonic() + 20
-        while time.monotonic() < end and not [l for l in bot.lines() if l.get("msg") == "job finished"]:
-            time.sleep(0.1)
+        bot.outcomes(1)
     finally:
         bot.stop()
-    out = [l for l in bot.lines() if l.get("msg") == "job finished"]
+    out = bot.outcomes(1)
     assert out and out[0]["outcome"] == "error"
     assert "GORULES_GITLAB_TOKEN" in out[0]["detail"]
     assert all(c.status == 401 for c in fake.calls)

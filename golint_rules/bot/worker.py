@@ -35,6 +35,7 @@ from .settings import Settings, log_event
 log = logging.getLogger("gorules.bot.worker")
 
 KILL_GRACE = 15.0
+SHUTDOWN_GRACE = 3.0
 
 
 def log_outcome(spec: JobSpec, outcome: str, detail: str, duration: float, attempt: int, **fields: Any) -> None:
@@ -88,7 +89,7 @@ class SQLiteWorkers:
             self.threads.append(t)
         log_event(log, "workers started", workers=self.count, queue="sqlite", path=str(self.queue.path))
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = SHUTDOWN_GRACE + 5.0) -> None:
         self.stopping.set()
         self.kick.set()
         end = time.monotonic() + timeout
@@ -143,18 +144,23 @@ class SQLiteWorkers:
             env=env,
             close_fds=True,
         )
-        hard_deadline = t0 + s.job_timeout + KILL_GRACE
+        hard_deadline = t0 + s.job_timeout + min(KILL_GRACE, max(1.0, s.job_timeout / 4))
         beat = max(0.2, min(s.lease_seconds / 3, 10.0))
         data: bytes | None = spec.to_json().encode()
         out = b""
         timed_out = False
         while True:
             try:
-                out, _ = proc.communicate(data, timeout=beat)
+                out, _ = proc.communicate(data, timeout=max(0.05, min(beat, hard_deadline - time.monotonic())))
                 break
             except subprocess.TimeoutExpired:
                 data = None
             if self.stopping.is_set():
+                try:  # a job about to finish may finish; a long one goes back to the queue
+                    out, _ = proc.communicate(data, timeout=SHUTDOWN_GRACE)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
                 proc.kill()
                 proc.communicate()
                 self.queue.release(job)
