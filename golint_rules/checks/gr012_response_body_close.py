@@ -16,10 +16,12 @@ A discarded response (``_, err := c.Do(req)``, or the call as a statement) is
 flagged: its body can never be closed.
 
 Escapes (silent): ``resp`` returned, stored, sent, passed to a call
-(``defer drain(resp)``), captured by a goroutine; ``resp.Body`` returned, stored or
-passed to a call other than a reader. Reading the body (``io.ReadAll(resp.Body)``,
-``json.NewDecoder(resp.Body)``, ``io.Copy(w, resp.Body)`` and the like) is not an
-escape.
+(``defer drain(resp)``), captured by a goroutine; ``resp.Body`` returned or stored;
+``resp.Body`` handed to a call that may close or keep it: a deferred call, a call whose
+name says so (``drainAndClose(resp.Body)``), a call whose result escapes
+(``return gzip.NewReader(resp.Body)``), a function of this package that calls Close.
+Reading the body (``io.ReadAll(resp.Body)``, ``json.NewDecoder(resp.Body)``,
+``io.Copy(w, resp.Body)``, a parser of another package) is not an escape.
 
 Bad::
 
@@ -49,6 +51,8 @@ Suppress a finding you have checked with
 
 from __future__ import annotations
 
+import re
+
 import tree_sitter as ts
 
 from .. import parsing
@@ -61,6 +65,7 @@ from ..flow import (
     SEND_METHODS,
     FileFlow,
     FuncFlow,
+    Use,
     call_args,
     call_parts,
     flow_of,
@@ -146,11 +151,61 @@ def check_response(p: Pass, ff: FileFlow, fn: FuncFlow, call: ts.Node, what: str
         if fn.escape(h, fields=("Body",)) is not None:
             return
         for u in h.uses:
-            if u.path == ("Body",) and u.sink == "arg" and not is_reader(ff, fn, u.target):
-                return  # handed to a helper that may close it
+            if u.path == ("Body",) and u.sink == "arg" and handed_off(p, ff, fn, u):
+                return  # handed to something that closes it or keeps it
             if u.path == ("Body",) and u.sink in ("assign",):
                 return  # body := resp.Body: followed no further
     p.report(call, "not-closed", name=tv.name, call=what)
+
+
+CLOSER_NAME = re.compile(r"(?i)close|drain|discard|release|cleanup|consume|finish")
+#: Calls that wrap a reader and hand the wrapper back (bufio.NewReader, gzip.NewReader,
+#: ioutils.NewReadCloserWrapper): the body escapes with the wrapper when that escapes.
+WRAPPER_NAME = re.compile(r"^New|Reader|Wrap|Limit|Tee")
+
+
+def handed_off(p: Pass, ff: FileFlow, fn: FuncFlow, u: Use) -> bool:
+    """``f(resp.Body)``: may ``f`` close the body, or keep it beyond this function?
+
+    Yes when the call is deferred (``defer closeBody(resp.Body)``), when its name says so
+    (``drainAndClose``, ``closeQuietly``), when it wraps the body (``New...``, ``...Reader``)
+    and the wrapper escapes (``return gzip.NewReader(resp.Body)``), or when it is a
+    function or method of this package whose body calls Close. A reader of another package
+    (``io.ReadAll``, ``json.NewDecoder``, ``profile.Parse``) only reads: not handed off.
+    """
+    call = u.target
+    if call is None:
+        return True
+    if u.deferred:
+        return True
+    recv, name, func = call_parts(call)
+    if CLOSER_NAME.search(name):
+        return True
+    if WRAPPER_NAME.search(name):
+        sink, _target, tv, _key = fn.sink_of(call)
+        if sink in ("return", "store", "send") or (sink == "elem" and fn.expr_escape(call) is not None):
+            return True
+        if sink == "assign" and tv is not None and fn.escape(tv) is not None:
+            return True
+    member = fn.pkg_member(func)
+    if member is not None or is_reader(ff, fn, call):
+        return False  # a function of another package that does not say it closes: it reads
+    try:
+        pkg = p.package
+    except RuntimeError:  # pragma: no cover - no package view
+        return True
+    decls = []
+    if recv is None and name in pkg.funcs:
+        decls.append(pkg.funcs[name])
+    elif recv is not None:
+        decls.extend(d for (_r, m), d in pkg.methods.items() if m == name)
+    if not decls:
+        return True  # a function value or a method of another package's type: cannot know
+    for d in decls:
+        body = d.body
+        if body is None or b"Close" in d.file.data[body.start_byte : body.end_byte]:
+            return True
+    return False
 
 
 def is_reader(ff: FileFlow, fn: FuncFlow, call: ts.Node | None) -> bool:
