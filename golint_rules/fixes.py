@@ -226,6 +226,9 @@ def gomod_indirect_fix(modfile, directive, indirect: bool) -> dict | None:
     """
     from .gomod import _split_comment
 
+    path = modfile.path
+    if not path or path.startswith("/") or "\\" in path or ".." in path.split("/"):
+        return None  # outside the scan root: a fix must name a root-relative file
     text = modfile.line_text(directive.line)
     code, comment = _split_comment(text)
     if "(" in code or ")" in code or not code.strip():

@@ -166,3 +166,12 @@ def test_fix_with_new_from_rev_fixes_only_new_findings(tmp_path):
     run = gorules(repo, "scan", "--fix", "--new-from-rev", "HEAD", ".")
     assert "fixed 1 finding in go.mod" in run.err
     assert gm.read_text() == GO_MOD + "\nrequire golang.org/x/term v0.16.0 // indirect\n"
+
+
+def test_a_gomod_outside_the_scan_root_gets_no_fix_and_reports_still_render(tmp_path):
+    write(tmp_path, "a/a.go", "package a\n")
+    write(tmp_path, "b/go.mod", "module example.com/b\n\ngo 1.23\n\nrequire golang.org/x/sync v0.8.0\n")
+    run = gorules(tmp_path / "a", "scan", "--format", "sarif", ".", "../b")
+    assert run.code == 1, run.err
+    (res,) = [r for r in json.loads(run.out)["runs"][0]["results"] if r["ruleId"] == "GR006"]
+    assert "fixes" not in res
