@@ -804,14 +804,14 @@ def render_html(report: Report) -> str:
             f'<th><span class="tag" style="background:{RING_COLOURS[e.ring]}">{i}</span> <code>{esc(e.path)}</code></th>'
             for i, e in enumerate(radar.entries, 1)
         )
-        matrix.append(f"<table class='matrix'><thead><tr><th>repository</th>{head}</tr></thead><tbody>")
+        matrix.append(f"<div class='scroll'><table class='matrix'><thead><tr><th>repository</th>{head}</tr></thead><tbody>")
         for r in used:
             cells = []
             for e in radar.entries:
                 u = report.usage[e.path].get(r.name)
                 cells.append(f"<td>{'<br>'.join(esc(x) for x in _usage_cell(u).split(chr(10)))}</td>")
             matrix.append(f"<tr><th scope='row'><code>{esc(r.name)}</code></th>{''.join(cells)}</tr>")
-        matrix.append("</tbody></table>")
+        matrix.append("</tbody></table></div>")
     else:
         matrix.append("<p>No repository uses a radar entry.</p>")
     cands = "".join(
@@ -885,6 +885,7 @@ thead th {{ background: #f4f5f6; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .tag {{ color: #fff; border-radius: 4px; padding: 1px 6px; font-size: 12px; font-weight: 600; }}
 tr.highlight td {{ background: #fffbe0; }}
+.scroll {{ overflow-x: auto; }}
 code {{ font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.95em; }}
 </style>
 </head>
@@ -936,9 +937,11 @@ Blip size grows with the number of repositories using the entry; hover or focus 
     if (e.repositories.length > shown.length) {{ list.appendChild(text("li", "+" + (e.repositories.length - shown.length) + " more")); }}
     if (!e.repositories.length) {{ tip.appendChild(text("div", "used by no repository")); }} else {{ tip.appendChild(list); }}
     var box = blip.getBoundingClientRect(), outer = wrap.getBoundingClientRect();
-    tip.style.left = Math.max(0, box.right - outer.left + 8) + "px";
-    tip.style.top = Math.max(0, box.top - outer.top) + "px";
     tip.style.display = "block";
+    var left = box.right - outer.left + 8;
+    if (left + tip.offsetWidth > wrap.clientWidth) {{ left = box.left - outer.left - tip.offsetWidth - 8; }}
+    tip.style.left = Math.max(0, left) + "px";
+    tip.style.top = Math.max(0, Math.min(box.top - outer.top, wrap.clientHeight - tip.offsetHeight)) + "px";
     var row = document.getElementById("entry-" + (Number(blip.getAttribute("data-index")) + 1));
     if (row) {{ row.classList.add("highlight"); }}
   }}
