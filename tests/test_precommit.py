@@ -2,7 +2,9 @@
 
 This is what `pre-commit try-repo <this checkout> gorules` does, made to last for
 several commits: the checkout is snapshotted the way try-repo snapshots it (a
-clone of HEAD plus the uncommitted changes of tracked files), a throwaway Go
+clone of HEAD plus the uncommitted changes; unlike try-repo, untracked files that
+.gitignore does not hide are included too, so that the snapshot is the code on
+disk even while new modules are not committed yet), a throwaway Go
 repository points its .pre-commit-config.yaml at the snapshot, `pre-commit install`
 puts the git hook in place, and real `git commit`s run it. pre-commit builds the
 hook's Python environment with pip (the package registry is the only network
@@ -74,16 +76,17 @@ func Close() {
 
 
 def snapshot_checkout(dest: Path) -> tuple[str, str]:
-    """(repo, rev) of a snapshot of this checkout, as `pre-commit try-repo` makes it."""
+    """(repo, rev) of a snapshot of this checkout's work tree, as `pre-commit try-repo` makes it."""
     head = git(CHECKOUT, "rev-parse", "HEAD").strip()
     subprocess.run(["git", "clone", "-q", str(CHECKOUT), str(dest)], check=True, capture_output=True)
     git(dest, "checkout", "-q", head, "-b", "_pc_tmp")
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=CHECKOUT).returncode != 0
-    if dirty:  # like try-repo: the uncommitted changes of tracked files go into the snapshot's index
+    dirty = git(CHECKOUT, "status", "--porcelain").strip() != ""
+    if dirty:  # like try-repo: the uncommitted changes go into the snapshot's index (here untracked files too)
         env = dict(os.environ, **GIT_ENV,
                    GIT_INDEX_FILE=str(dest / ".git" / "index"), GIT_OBJECT_DIRECTORY=str(dest / ".git" / "objects"))
-        subprocess.run(["git", "add", "-u"], cwd=CHECKOUT, env=env, check=True, capture_output=True)
+        subprocess.run(["git", "add", "-A"], cwd=CHECKOUT, env=env, check=True, capture_output=True)
         git(dest, "commit", "-q", "--no-verify", "-m", "snapshot of the checkout with its uncommitted changes")
+        git(dest, "checkout", "-q", "--", ".")
     return str(dest), git(dest, "rev-parse", "HEAD").strip()
 
 
