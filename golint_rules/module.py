@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -636,6 +637,48 @@ def find_module_root(path: Path) -> Path | None:
         if (cand / "go.mod").is_file():
             return cand
     return None
+
+
+_MODULE_LINE_RE = re.compile(rb'^\s*module\s+("(?:[^"\\]|\\.)*"|`[^`]*`|[^\s/]\S*)', re.MULTILINE)
+
+
+def _module_path_of(gomod_path: Path) -> str | None:
+    try:
+        data = gomod_path.read_bytes()
+    except OSError:
+        return None
+    m = _MODULE_LINE_RE.search(data)
+    if not m:
+        return None
+    return m.group(1).decode("utf-8", "replace").strip('"`')
+
+
+_OWN_CACHE: dict[Path, Path | None] = {}  # directory -> nearest go.mod
+
+
+def own_module(file_path: Path) -> str | None:
+    """The module path of the go.mod nearest above ``file_path`` (None outside a module)."""
+    d = Path(os.path.abspath(file_path)).parent
+    if d in _OWN_CACHE and (_OWN_CACHE[d] is None or _OWN_CACHE[d].is_file()):
+        gm = _OWN_CACHE[d]
+    else:
+        root = find_module_root(d)
+        gm = root / "go.mod" if root is not None else None
+        if len(_OWN_CACHE) > 100_000:
+            _OWN_CACHE.clear()
+        _OWN_CACHE[d] = gm
+    if gm is None:
+        return None
+    try:
+        st = gm.stat()
+    except OSError:
+        return None
+    return _module_line(gm, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=4096)
+def _module_line(gm: Path, mtime_ns: int, size: int) -> str | None:
+    return _module_path_of(gm)
 
 
 _CACHE_ATTR = "_gorules_modules"

@@ -12,7 +12,9 @@ and each ``require`` (in ``go.mod``) of a listed path by ring:
 A radar entry matches its path and every path below it at a ``/`` boundary;
 the longest entry wins. ``exclude`` and ``replace`` lines are not uses, nor are
 ``tool`` lines (the tool's module is required, and that require is reported).
-Blank imports (``_ "..."``) are uses. Generated files are skipped like for
+Blank imports (``_ "..."``) are uses; imports of the file's own module are
+not (the radar is about dependencies: zerolog's repository may import
+``github.com/rs/zerolog/log``). Generated files are skipped like for
 every ``.go`` rule (``--include-generated`` scans them); their module is still
 reported through its ``require``.
 
@@ -57,6 +59,7 @@ from dataclasses import dataclass
 
 from .. import radar as radar_mod
 from ..analysis import Analyzer, Pass
+from ..module import own_module, path_match
 
 
 def run(pass_: Pass) -> None:
@@ -65,10 +68,16 @@ def run(pass_: Pass) -> None:
     radar = radar_mod.for_options(pass_.options)
     if not any(tok in src.data for tok in radar.tokens):
         return
+    own: str | None = None
+    own_known = False
     for imp in src.imports.imports:
         entry = radar.match(imp.path)
         if entry is None or entry.ring == "adopt":
             continue
+        if not own_known:
+            own, own_known = own_module(src.path), True
+        if own is not None and path_match(own, imp.path):
+            continue  # the module's own packages (zerolog's repository importing zerolog/log)
         key, severity, args = radar_mod.finding(radar, entry, imp.path)
         pass_.report((imp.start_byte, imp.end_byte), key, severity=severity, **args)
 
