@@ -120,6 +120,8 @@ RESULT_TYPES: dict[tuple[str, str], tuple[TypeRef | None, ...]] = {
     (HTTP, "ReadResponse"): ((HTTP, "Response"), None),
     ("net/http/httptest", "NewRequest"): ((HTTP, "Request"),),
     ("net/http/httptest", "NewRequestWithContext"): ((HTTP, "Request"),),
+    ("log", "New"): (("log", "Logger"),),
+    ("log", "Default"): (("log", "Logger"),),
     (CONTEXT, "Background"): ((CONTEXT, "Context"),),
     (CONTEXT, "TODO"): ((CONTEXT, "Context"),),
 }

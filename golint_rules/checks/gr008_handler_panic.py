@@ -16,7 +16,9 @@ route registration (`http.HandleFunc("/x", list)`, `http.HandlerFunc(list)`,
 
 Flagged inside a handler body, also inside the literals and goroutines it
 starts: `panic(...)`, `log.Panic*`, `log.Fatal*` (the standard library's `log`
-under any import name), `os.Exit`, the configured `exit-functions`, and calls
+under any import name, and the same methods on a `*log.Logger` whose type the
+code shows: a parameter, field or local declared so, or built by `log.New` /
+`log.Default`), `os.Exit`, the configured `exit-functions`, and calls
 to functions of the same package (any file of the directory) that *always* end
 in one of these, through at most `max-depth` helpers. The message names the
 chain: `handler ListUsers -> mustLoad -> panic`.
@@ -93,6 +95,7 @@ import tree_sitter as ts
 
 from .. import parsing
 from ..analysis import Analyzer, Pass
+from ..flow import FileFlow
 from ..handlers import Handler, decl_name, handlers_in
 from ..package import FuncDecl, Package
 from ..source import SourceFile, lookup
@@ -141,6 +144,14 @@ class Ends:
             q = src.qualified(fn)
             if q is not None:
                 return self._kind(*q)
+            field = fn.child_by_field_name("field")
+            operand = fn.child_by_field_name("operand")
+            method = src.text(field) if field is not None else ""
+            if operand is not None and (method in LOG_PANIC or method in LOG_FATAL):
+                # l.Fatal on a *log.Logger (a parameter, field or local of that type,
+                # or built by log.New / log.Default): the standard library's log too.
+                if _file_flow(pkg, src).type_of(operand, None) == ("log", "Logger"):
+                    return "panic" if method in LOG_PANIC else "exit"
         return None
 
     def _dot_paths(self, src: SourceFile) -> list[str]:
@@ -157,6 +168,16 @@ class Ends:
         if name in self.extra.get(path, ()):
             return "exit"
         return None
+
+
+def _file_flow(pkg: Package, src: SourceFile) -> FileFlow:
+    """The flow facts of a package file (types of locals, fields), built once per file."""
+    memo = pkg.memo.setdefault("gr008.flows", {})
+    assert isinstance(memo, dict)
+    ff = memo.get(id(src))
+    if ff is None:
+        ff = memo[id(src)] = FileFlow(src, pkg)
+    return ff
 
 
 def _is_abort(src: SourceFile, call: ts.Node) -> bool:

@@ -25,8 +25,8 @@ Not flagged: a named result `cancel` (every `return` hands it to the caller);
 a cancel function stored in a struct field or package variable directly
 (`s.ctx, s.cancel = context.WithCancel(ctx)`); `context.WithoutCancel` and
 `context.WithValue`, which return no cancel function. `context` is resolved
-through the imports: aliases and dot imports count, a local named `context`
-does not.
+through the imports (`context`, or `golang.org/x/net/context`): aliases and
+dot imports count, a local named `context` does not.
 
 ## Bad
 
@@ -65,7 +65,8 @@ from .. import parsing
 from ..analysis import Analyzer, Pass
 from ..flow import FLOW, FuncFlow, Use, Var, flow_of
 
-CONTEXT = "context"
+#: The standard library's context, and its pre-1.7 home (an alias of it today).
+CONTEXTS = frozenset({"context", "golang.org/x/net/context"})
 WITH_CANCEL = frozenset(
     {"WithCancel", "WithTimeout", "WithDeadline", "WithCancelCause", "WithTimeoutCause", "WithDeadlineCause"}
 )
@@ -126,7 +127,7 @@ def run(pass_: Pass) -> None:
         if fn is None:
             continue  # package-level: a package variable holds it
         member = fn.pkg_member(fn_node)
-        if member is None or member[0] != CONTEXT or member[1] not in WITH_CANCEL:
+        if member is None or member[0] not in CONTEXTS or member[1] not in WITH_CANCEL:
             continue
         shown = f"{src.text(fn_node)}(...)"
         parent = call.parent
