@@ -25,6 +25,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"gorules: error: {message}\nRun `gorules {self.prog.split()[-1] if ' ' in self.prog else ''} --help` for the options.\n".replace("  ", " "))
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes >= 1, not {text!r}")
+    return n
+
+
 def _codes(text: str) -> set[str]:
     return {c.strip().upper() for c in text.split(",") if c.strip()}
 
@@ -49,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report-unused-ignores", action="store_true", help="report gorules:ignore comments that suppress nothing")
     s.add_argument("--include-generated", action="store_true", default=None,
                    help="also check generated files (// Code generated ... DO NOT EDIT.)")
+    s.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process)")
+    s.add_argument("--cache-dir", metavar="DIR", help="keep results of unchanged packages here (default: $XDG_CACHE_HOME/gorules)")
+    s.add_argument("--no-cache", action="store_true", help="analyse every file again; neither read nor write the cache")
+    s.add_argument("--engine", choices=("python", "rust", "auto"), default="auto",
+                   help="python: py-tree-sitter; rust: ast-grep finds candidates first (pip install ast-grep-cli); auto: by tree size")
     from .adoption import add_scan_arguments
 
     add_scan_arguments(s)  # --new-from-rev/-merge-base/-patch, --baseline, --shard, --fix, --diff
@@ -146,11 +162,19 @@ def cmd_scan(args) -> int:
         include_generated=args.include_generated,
         file_filters=plan.file_filters,
         hash_files=plan.hash_files,
+        jobs=args.jobs,
+        cache=not args.no_cache,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        engine=args.engine,
     )
     machine = args.format != "text"
     progress_cb, stop_progress = _progress(enabled=not machine and not args.quiet and sys.stderr.isatty())
+    from .backends import BackendError
+
     try:
         result = scan(paths, cfg, opts, progress=progress_cb)
+    except BackendError as exc:
+        return _err(str(exc))
     finally:
         stop_progress()
     done = plan.after_scan(result, args)  # drops old/baselined findings, applies --fix; --diff ends here

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import gomod, parsing
+from . import backends, gomod, parsing
 from . import suppressions as supp
 from .analysis import Analyzer, Pass, RawFinding
 from .checks import all_analyzers
@@ -43,6 +43,8 @@ class ScanResult:
     problems: list[str] = field(default_factory=list)  # walk problems (e.g. missing path)
     #: every file the scan read, relative to root -> sha256 of the bytes read ("" unless ScanOptions.hash_files)
     files: dict[str, str] = field(default_factory=dict)
+    #: files whose findings came from the cache (not read, not parsed this time)
+    files_cached: int = 0
 
     def counts(self) -> Counter[str]:
         return Counter(f.code for f in self.findings)
@@ -63,9 +65,25 @@ class ScanOptions:
     file_filters: tuple = ()
     #: record the sha256 of every file read in ScanResult.files (``--fix`` checks it before writing)
     hash_files: bool = False
+    #: worker processes (None: one per core; 1: this process only). Small scans stay in-process.
+    jobs: int | None = None
+    #: reuse results of unchanged packages (see golint_rules.cache); the CLI turns it on
+    cache: bool = False
+    #: where the cache lives (default $XDG_CACHE_HOME/gorules)
+    cache_dir: Path | None = None
+    #: "python", "rust" (ast-grep prefilters candidates outside the GIL) or "auto" (by tree size)
+    engine: str = "auto"
+    #: called in the main process with each unit's findings as they arrive (any order)
+    on_findings: Callable[[list[Finding]], None] | None = None
 
 
 class Engine:
+    #: set by the scheduler when the cache needs the sha256 of every file read
+    _hash_for_cache = False
+    #: the Rust path's answer (file -> candidate kinds), None on the python path
+    _candidates: dict[str, frozenset[str]] | None = None
+    _backend = "python"
+
     def __init__(self, config: Config, options: ScanOptions | None = None) -> None:
         self.config = config
         self.options = options or ScanOptions()
@@ -112,20 +130,9 @@ class Engine:
             file_filter.apply(disc)
         result = ScanResult(root=disc.root, findings=[], rules=self.rules)
         result.problems = [f"{p}: {msg}" for p, msg in disc.problems]
-        total = len(disc.go_files) + len(disc.module_files)
-        done = 0
-        for directory, files in sorted(disc.packages.items()):
-            files = [f for f in files if not self.config.is_excluded(self._cfg_rel(f, disc))]
-            self._scan_package(directory, files, disc, result)
-            done += len(files)
-            if progress:
-                progress(done, total)
-        for mf in sorted(disc.module_files):
-            if not self.config.is_excluded(self._cfg_rel(mf, disc)):
-                self._scan_modfile(mf, disc, result)
-            done += 1
-            if progress:
-                progress(done, total)
+        from .scheduler import run_units  # packages and module files: cache, process pool, streaming
+
+        run_units(self, disc, [Path(p) for p in paths], result, progress)
         result.findings.sort(key=Finding.sort_key)
         result.duration = time.perf_counter() - t0
         return result
@@ -148,7 +155,7 @@ class Engine:
             data = path.read_bytes()
         except OSError as exc:
             return None, [self._gr000(rel, 1, "unreadable", error=_oserror(exc))]
-        if self.options.hash_files:
+        if self.options.hash_files or self._hash_for_cache:
             result.files[rel] = hashlib.sha256(data).hexdigest()
         result.bytes_read += len(data)
         nul = data.find(b"\0", 0, 8192)
@@ -201,6 +208,8 @@ class Engine:
             for a in self.go_analyzers
             if (not generated or self.include_generated or a.include_generated) and a.can_fire(data)
         ]
+        if runnable:  # candidate node kinds (python: query; rust: ast-grep found them earlier)
+            runnable = backends.gate(self, runnable, src)
         if not runnable:
             return self._finish_file(out, src.relpath, data)
         tree = src.tree
