@@ -74,7 +74,8 @@ def scan_root(paths: list[Path]) -> Path:
     cwd = Path.cwd().resolve()
     if all(p == cwd or cwd in p.parents for p in paths):
         return cwd
-    return first if first.is_dir() else first.parent
+    dirs = [p if p.is_dir() else p.parent for p in paths]
+    return Path(os.path.commonpath([str(d) for d in dirs]))
 
 
 def _git_listing(top: Path) -> set[Path] | None:

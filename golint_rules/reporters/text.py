@@ -22,12 +22,12 @@ _STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 
 
 def _display_path(result_root: str, path: str) -> str:
-    full = os.path.join(result_root, path)
+    full = os.path.normpath(os.path.join(result_root, path))
     try:
         rel = os.path.relpath(full)
     except ValueError:
         return full
-    return rel if not rel.startswith("../../") else full
+    return rel if not rel.startswith("..") else full
 
 
 def write(result, out: TextIO, *, color: bool, statistics: bool = False, quiet: bool = False) -> None:
