@@ -40,6 +40,10 @@ class Analyzer:
     #: The file is analysed only if it contains at least one of these byte strings
     #: (empty: always). The fast path of go/analysis' ``lostcancel``: no import, no work.
     needs: tuple[bytes, ...] = ()
+    #: tree-sitter-go node kinds (``defer_statement``) at least one of which the file must
+    #: contain for the check to fire (empty: no such gate). Both engines apply the same gate:
+    #: python with a query on the parsed tree, rust with ast-grep before parsing (backends/).
+    candidates: tuple[str, ...] = ()
     requires: tuple[SharedAnalysis, ...] = ()
     #: Message keys the check reports with; each is a template in the policy pack.
     messages: tuple[str, ...] = ()

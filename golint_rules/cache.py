@@ -331,7 +331,7 @@ class ScanCache:
         return {
             "findings": [f.to_dict() for f in partial.findings],
             "files_scanned": partial.files_scanned,
-            "files": sorted(partial.files),
+            "files": dict(partial.files),  # relpath -> sha256 of the bytes analysed
         }
 
     def _result(self, entry: dict[str, Any]) -> "ScanResult | None":
@@ -341,7 +341,7 @@ class ScanCache:
             res = entry["result"]
             findings = [Finding.from_dict(d) for d in res["findings"]]
             out = ScanResult(root=Path("."), findings=findings, rules={}, files_scanned=int(res["files_scanned"]))
-            out.files = {rel: "" for rel in res["files"]}
+            out.files = {str(rel): str(sha) for rel, sha in dict(res["files"]).items()}
             return out
         except (KeyError, TypeError, ValueError):
             self.errors += 1

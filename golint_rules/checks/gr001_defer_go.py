@@ -347,5 +347,6 @@ analyzer = Analyzer(
     doc=__doc__ or "",
     run=run,
     needs=(b"defer",),
+    candidates=("defer_statement",),
     messages=("go-stmt", "spawn-call", "helper"),
 )
