@@ -157,6 +157,10 @@ def _serve(args: argparse.Namespace, settings: Settings, queue) -> int:
         log, "bot serving", host=args.host, port=args.port, workers=args.workers,
         queue=_safe_url(settings.queue_url), gitlab=settings.gitlab_url,
     )
+    # uvicorn re-raises the signal that stopped it once it is done; with its default handler
+    # that would kill the process before the workers hand their jobs back. Ours only records it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     if workers:
         workers.start()
     try:
@@ -164,6 +168,7 @@ def _serve(args: argparse.Namespace, settings: Settings, queue) -> int:
     finally:
         if workers:
             workers.stop()
+        log_event(log, "bot stopped")
     return 0
 
 

@@ -146,18 +146,20 @@ class SQLiteWorkers:
         )
         hard_deadline = t0 + s.job_timeout + min(KILL_GRACE, max(1.0, s.job_timeout / 4))
         beat = max(0.2, min(s.lease_seconds / 3, 10.0))
+        next_beat = time.monotonic() + beat
         data: bytes | None = spec.to_json().encode()
         out = b""
         timed_out = False
         while True:
             try:
-                out, _ = proc.communicate(data, timeout=max(0.05, min(beat, hard_deadline - time.monotonic())))
+                wait = max(0.05, min(0.25, hard_deadline - time.monotonic()))
+                out, _ = proc.communicate(data, timeout=wait)
                 break
             except subprocess.TimeoutExpired:
                 data = None
             if self.stopping.is_set():
                 try:  # a job about to finish may finish; a long one goes back to the queue
-                    out, _ = proc.communicate(data, timeout=SHUTDOWN_GRACE)
+                    out, _ = proc.communicate(None, timeout=SHUTDOWN_GRACE)
                     break
                 except subprocess.TimeoutExpired:
                     pass
@@ -166,16 +168,19 @@ class SQLiteWorkers:
                 self.queue.release(job)
                 log_event(log, "job handed back at shutdown", job_id=job.id, sha=spec.sha)
                 return
-            if time.monotonic() > hard_deadline:
+            now = time.monotonic()
+            if now > hard_deadline:
                 proc.kill()
                 proc.communicate()
                 timed_out = True
                 break
-            if not self.queue.heartbeat(job):
-                log_event(log, "lost the job's lease; stopping it", level=logging.WARNING, job_id=job.id)
-                proc.kill()
-                proc.communicate()
-                return
+            if now >= next_beat:
+                next_beat = now + beat
+                if not self.queue.heartbeat(job):
+                    log_event(log, "lost the job's lease; stopping it", level=logging.WARNING, job_id=job.id)
+                    proc.kill()
+                    proc.communicate()
+                    return
         duration = time.monotonic() - t0
         if timed_out:
             reason = f"the review did not finish within GORULES_JOB_TIMEOUT ({s.job_timeout:.0f}s)"
