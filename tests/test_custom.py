@@ -237,3 +237,17 @@ def test_shipped_example_is_valid_and_has_a_fixture():
     assert rule.id == "EBPF001" and rule.severity == "error" and rule.unless is not None
     fixture = ROOT / "fixtures/custom/ebpf/probe/maps.go"
     assert "// want EBPF001" in fixture.read_text()
+
+
+def test_any_predicates_on_quantified_captures_are_native():
+    tree = parsing.parse(b"package p\n\n// a\n// b\nfunc f() {}\n")
+
+    def count(pred: str) -> int:
+        q = ts.Query(parsing.GO_LANGUAGE, f"((comment)+ @c {pred})")
+        return len(ts.QueryCursor(q).matches(tree.root_node))
+
+    assert count('(#eq? @c "// a")') == 0  # every node must equal
+    assert count('(#any-eq? @c "// a")') == 1  # one node is enough
+    assert count('(#match? @c "b")') == 0
+    assert count('(#any-match? @c "b")') == 1
+    assert count('(#any-not-eq? @c "// a")') == 1
