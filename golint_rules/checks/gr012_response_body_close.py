@@ -66,6 +66,7 @@ from ..flow import (
     FileFlow,
     FuncFlow,
     Use,
+    Var,
     call_args,
     call_parts,
     flow_of,
@@ -185,7 +186,7 @@ def handed_off(p: Pass, ff: FileFlow, fn: FuncFlow, u: Use) -> bool:
         sink, _target, tv, _key = fn.sink_of(call)
         if sink in ("return", "store", "send") or (sink == "elem" and fn.expr_escape(call) is not None):
             return True
-        if sink == "assign" and tv is not None and fn.escape(tv) is not None:
+        if sink == "assign" and tv is not None and kept(fn, tv):
             return True
     member = fn.pkg_member(func)
     if member is not None or is_reader(ff, fn, call):
@@ -206,6 +207,22 @@ def handed_off(p: Pass, ff: FileFlow, fn: FuncFlow, u: Use) -> bool:
         if body is None or b"Close" in d.file.data[body.start_byte : body.end_byte]:
             return True
     return False
+
+
+def kept(fn: FuncFlow, v: "Var", depth: int = 0) -> bool:
+    """Is the wrapper held by ``v`` returned, stored or sent (kept beyond this function)?
+    Passing it to a call (``io.ReadAll(gr)``) only reads it; ``gr.Close()`` of a gzip
+    reader does not close the body under it."""
+    for u in v.uses:
+        if u.path:
+            continue
+        if u.sink in ("return", "store", "send") or u.in_go:
+            return True
+        if u.sink == "elem" and u.target is not None and fn.expr_escape(u.target) is not None:
+            return True
+        if u.sink == "assign" and u.target_var is not None and depth < 3 and kept(fn, u.target_var, depth + 1):
+            return True
+    return v.kind == "result"
 
 
 def is_reader(ff: FileFlow, fn: FuncFlow, call: ts.Node | None) -> bool:
