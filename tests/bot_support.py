@@ -18,9 +18,8 @@ import httpx
 from fake_gitlab import FakeGitLab
 
 ROOT = Path(__file__).resolve().parent.parent
-WEBHOOKS = Path(os.environ.get("GORULES_WEBHOOK_SAMPLES", "/work/shared/reference/gitlab-webhooks"))
-if not WEBHOOKS.is_dir():  # a checkout without the shared reference: use the copies in tests/data
-    WEBHOOKS = Path(__file__).resolve().parent / "data" / "gitlab-webhooks"
+# copies of ../shared/reference/gitlab-webhooks (fictional project group/payments-api, MR !17)
+WEBHOOKS = Path(__file__).resolve().parent / "data" / "gitlab-webhooks"
 
 SECRET = "whk-3f9c2a7d1e5b"
 TOKEN = "glpat-BOTTOKEN-1234567890"

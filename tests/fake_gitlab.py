@@ -117,7 +117,7 @@ class FakeGitLab:
         class Handler(_Handler):
             gitlab = fake
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="fake-gitlab", daemon=True)
         self.thread.start()
@@ -313,6 +313,15 @@ class FakeGitLab:
                 info.mode = 0o644
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client (a killed job process) went away: GitLab does not care either
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

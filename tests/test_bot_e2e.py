@@ -30,7 +30,7 @@ from bot_support import (
     start_bot,
 )
 
-STATUSES = f"/projects/42/statuses/"
+STATUSES = "/projects/42/statuses/"
 MR = "/projects/42/merge_requests/17"
 
 
@@ -470,8 +470,11 @@ def test_redis_queue_with_separate_worker_processes(fake, state, tmp_path, redis
         assert metric(m, "gorules_bot_queue_depth") == 1
 
         # two machines' worth of workers: two `gorules bot worker` processes
+        # separate worker processes, as on other machines: a single RQ worker, and one
+        # `--workers 2` process that supervises two more
         workers = [
-            Proc(["worker"], bot_env(fake, state, redis_server.url), tmp_path / f"worker{i}.log") for i in range(2)
+            Proc(args, bot_env(fake, state, redis_server.url), tmp_path / f"worker{i}.log")
+            for i, args in enumerate((["worker"], ["worker", "--workers", "2"]))
         ]
         try:
             final_status(fake, UPDATE_SHA)

@@ -63,6 +63,8 @@ def create_app(settings: Settings, queue, wake: Callable[[], None] = lambda: Non
             body = await _read_limited(request, settings.max_body_bytes)
         except _TooLarge:
             return answer(413, "too_large", f"body over the limit of {settings.max_body_bytes} bytes", t0)
+        except _TooSlow:
+            return answer(408, "bad_request", f"body not received within {BODY_READ_TIMEOUT:.0f}s", t0)
         if settings.signing_token:
             problem = signature_problem(settings.signing_token, request.headers, body)
             if problem:
@@ -112,10 +114,24 @@ def create_app(settings: Settings, queue, wake: Callable[[], None] = lambda: Non
     )
 
 
+BODY_READ_TIMEOUT = 30.0
+
+
+class _TooSlow(Exception):
+    pass
+
+
 async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes, within BODY_READ_TIMEOUT (no slow-loris)."""
+    import anyio
+
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge()
+    try:
+        with anyio.fail_after(BODY_READ_TIMEOUT):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise _TooLarge()
+    except TimeoutError:
+        raise _TooSlow() from None
     return bytes(body)
