@@ -1,45 +1,62 @@
 """Every HTTP client has a timeout.
 
-An ``http.Client`` without ``Timeout`` waits forever for a server that accepts
-the connection and never answers: the calling goroutine, its connection and
-everything it holds stay blocked. ``http.DefaultClient`` has no timeout, and
-``http.Get``, ``http.Head``, ``http.Post`` and ``http.PostForm`` send through it.
-The V2.3 standard requires every client to be bounded by a timeout.
+An `http.Client` without `Timeout` waits forever for a server that accepts the
+connection and never answers: the calling goroutine, its connection and
+everything it holds stay blocked. `http.DefaultClient` has no timeout, and
+`http.Get`, `http.Head`, `http.Post` and `http.PostForm` send through it. The
+V2.3 standard requires every client to be bounded by a timeout.
 
-Flagged: ``http.Client{...}`` / ``&http.Client{...}`` with no ``Timeout`` field or
-``Timeout: 0``; ``new(http.Client)``; a zero-value ``var c http.Client`` that is
-used to send; any use of ``http.DefaultClient`` (assigning to it and comparing with
-it are not uses); calls to ``http.Get``, ``http.Head``, ``http.Post``,
-``http.PostForm``. ``http.DefaultClient.Get(url)`` is one finding (GR003 leaves it
-to this rule).
+Flagged forms (`http` is `net/http` under any import name, dot imports included):
 
-Not flagged: ``Timeout: <non-zero expression>`` (``cfg.Timeout`` too: the tool
-cannot know its value); a client whose ``Timeout`` is assigned in the same
-function (``c := &http.Client{}; c.Timeout = 5 * time.Second``), or, for a
-package-level client, anywhere in the file.
+```go
+c := &http.Client{Transport: tr}          // no Timeout field
+c := http.Client{Timeout: 0}              // Timeout: 0 means none
+c := new(http.Client)                     // zero value
+var c http.Client; c.Do(req)              // zero value that sends
+resp, err := http.DefaultClient.Do(req)   // any use of DefaultClient (one finding, not also GR003)
+resp, err := http.Get(url)                // Get, Head, Post, PostForm use DefaultClient
+```
 
-Bad::
+Not flagged: `Timeout: <non-zero expression>` (`cfg.Timeout` too: the tool cannot
+know its value and stays silent); a client whose `Timeout` is assigned in the same
+function (`c := &http.Client{}; c.Timeout = 5 * time.Second`), or, for a
+package-level client, anywhere in the file (`init`); `http.DefaultClient = c`,
+`http.DefaultClient.Timeout = d` and comparisons with `http.DefaultClient`.
 
-    func fetchJWKS(url string) (*jose.JSONWebKeySet, error) {
-        resp, err := http.Get(url) // GR002: DefaultClient, no timeout
-        ...
-    }
+## Bad
 
-    var client = &http.Client{Transport: tr} // GR002: no Timeout
+```go
+var jwksClient = &http.Client{Transport: tr} // no Timeout
 
-Good::
+func fetchJWKS(url string) (*JWKS, error) {
+	resp, err := http.Get(url) // DefaultClient: no timeout
+	...
+}
+```
 
-    var client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+## Good
 
-    func fetchJWKS(ctx context.Context, url string) (*jose.JSONWebKeySet, error) {
-        req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-        ...
-        resp, err := client.Do(req)
+```go
+var jwksClient = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
-Options: none.
+func fetchJWKS(ctx context.Context, url string) (*JWKS, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := jwksClient.Do(req)
+	...
+}
+```
 
-Suppress a finding you have checked with
-``// gorules:ignore GR002 -- reason`` on the line (or the line above).
+## Options
+
+None.
+
+## Suppress
+
+`// gorules:ignore GR002 -- <why this client may wait forever>` on the line or the
+line above.
 """
 
 from __future__ import annotations

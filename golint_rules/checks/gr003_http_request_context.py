@@ -1,55 +1,70 @@
 """Outbound requests carry a context with a deadline.
 
-A request without a context (or with ``context.Background()``) cannot be
+A request without a context (or with `context.Background()`) cannot be
 cancelled: when the caller gives up (its own request timed out, the service is
 shutting down) the outbound call keeps running and holds its goroutine and
 connection. V2.3 requires every outbound request to carry a context with a
-deadline: the caller's ``ctx``, ``r.Context()`` of the incoming request, or one
-from ``context.WithTimeout`` / ``WithDeadline``.
+deadline: the caller's `ctx`, `r.Context()` of the incoming request, or one from
+`context.WithTimeout` / `WithDeadline`.
 
-Flagged:
+Flagged forms:
 
-- ``http.NewRequest(...)``: use ``http.NewRequestWithContext``;
-- ``http.NewRequestWithContext(ctx, ...)``, ``req.WithContext(ctx)``, ``req.Clone(ctx)``
-  where ``ctx`` is ``context.Background()`` / ``context.TODO()``, or a local assigned
-  from those (directly, or through ``context.WithValue`` / ``WithCancel`` /
-  ``WithCancelCause`` / ``WithoutCancel`` only) with no ``WithTimeout`` /
-  ``WithDeadline`` (``...Cause``) reaching the call;
-- ``c.Get``, ``c.Head``, ``c.Post``, ``c.PostForm`` where ``c`` is known to be an
-  ``http.Client`` (a local or package variable built from a client literal or
-  ``new``, a parameter, variable or struct field of the package declared with that
-  type): they send with no context. ``http.Get`` and ``http.DefaultClient.Get`` are
-  GR002's (one finding per call); a receiver of unknown type (``cache.Get(key)``,
-  gin's ``r.GET``) is never flagged.
+```go
+req, err := http.NewRequest(method, url, body)                // no context at all
+req, err := http.NewRequestWithContext(context.Background(), ...)
+ctx := context.TODO()                                          // a local from Background/TODO,
+ctx, cancel := context.WithCancel(ctx)                         // through WithValue/WithCancel only,
+req, err := http.NewRequestWithContext(ctx, ...)               // with no WithTimeout reaching the call
+r2 := req.WithContext(context.Background())                    // req known to be *http.Request
+r2 := req.Clone(context.Background())
+resp, err := c.Get(url)                                        // c known to be an http.Client:
+resp, err := c.Post(url, ct, body)                             // Get, Head, Post, PostForm send with no context
+```
 
-Not flagged: a ``ctx`` parameter of the enclosing function (the caller owns the
-deadline), ``r.Context()`` of a request parameter, a ctx derived from
-``WithTimeout`` / ``WithDeadline``, a struct field, a ctx returned by some other
-call (the tool cannot know it).
+A client is known when it is a local or package variable built from a client
+literal or `new`, or a parameter, variable or struct field of the package declared
+with that type. `http.Get` and `http.DefaultClient.Get` are GR002's (one finding
+per call); a receiver of unknown type (`cache.Get(key)`, gin's `r.GET`) is never
+flagged.
 
-Bad::
+Not flagged: a `ctx` parameter of the enclosing function (the caller owns the
+deadline), `r.Context()` of a request parameter, a ctx derived from `WithTimeout` /
+`WithDeadline` (`...Cause`), a struct field, a ctx returned by some other call (the
+tool cannot know it).
 
-    func (c *Webhook) Send(ev Event) error {
-        req, err := http.NewRequest(http.MethodPost, c.url, body(ev)) // GR003
-        ...
-        resp, err := c.client.Get(c.healthURL)                        // GR003
-    }
+## Bad
 
-Good::
+```go
+func (w *Webhook) Send(ev Event) error {
+	req, err := http.NewRequest(http.MethodPost, w.url, body(ev)) // no context
+	...
+	resp, err := w.client.Get(w.healthURL) // no context
+	...
+}
+```
 
-    func (c *Webhook) Send(ctx context.Context, ev Event) error {
-        ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-        defer cancel()
-        req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, body(ev))
-        ...
-        resp, err := c.client.Do(req)
-    }
+## Good
 
-Options: ``strict = true`` also flags a ctx that is a parameter or ``r.Context()``
-(for teams that want a local timeout on every call).
+```go
+func (w *Webhook) Send(ctx context.Context, ev Event) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, body(ev))
+	...
+	resp, err := w.client.Do(req)
+	...
+}
+```
 
-Suppress a finding you have checked with
-``// gorules:ignore GR003 -- reason`` on the line (or the line above).
+## Options
+
+`strict = true` also flags a ctx that is a parameter or `r.Context()`, for teams
+that want a local timeout on every outbound call.
+
+## Suppress
+
+`// gorules:ignore GR003 -- <why this request needs no deadline>` on the line or
+the line above.
 """
 
 from __future__ import annotations

@@ -1,59 +1,79 @@
 """Connection pools that die with the function are released with CloseIdleConnections().
 
-An ``http.Transport`` owns a pool of keep-alive connections, each with its read
-and write goroutines. A transport built inside a function and dropped when the
-function returns is never garbage-collected while those connections idle: this
-is how a JWT library that built a client (with its own transport) per call leaked
-connections and goroutines until the service fell over. V2.3 requires a pool
-that dies with its function to be released with ``CloseIdleConnections()``.
+An `http.Transport` owns a pool of keep-alive connections, each with its read and
+write goroutines. A transport built inside a function and dropped when the
+function returns keeps those connections (and goroutines) until the server
+closes them: this is how a JWT library that built a client with its own
+transport per call leaked connections and goroutines until a service fell over
+during a sales peak. V2.3 requires a pool that dies with its function to be
+released with `CloseIdleConnections()`.
 
-Flagged: an ``http.Transport`` constructed in a function (``&http.Transport{...}``,
-``new(http.Transport)``, ``http.DefaultTransport.(*http.Transport).Clone()``,
-``tr.Clone()``), alone or as the ``Transport`` of a client literal built there, when
-neither the transport nor a client using it escapes the function and
-``CloseIdleConnections()`` is called on neither of them (directly, deferred, in a
-deferred closure, or as a method value). It escapes when it is returned, stored in
-a field, map, slice, package variable or channel, captured by a ``go`` statement,
-passed to a call other than one of its own methods, or wrapped in another value.
+Flagged forms (a transport constructed in a function, alone or as the
+`Transport` of a client literal built there, that sends and is never released):
 
-Also flagged (warning): a struct type of the package that stores a transport (or
-a client with its own transport) that it constructed, where no method of that
-type calls ``CloseIdleConnections()`` on that field.
+```go
+tr := &http.Transport{...}                              // literal (or new(http.Transport))
+tr := http.DefaultTransport.(*http.Transport).Clone()   // a clone is a new pool
+tr2 := tr.Clone()
+c := &http.Client{Transport: &http.Transport{...}}      // inside a client literal
+c.Transport = &http.Transport{...}                      // set on a local client
+```
 
-Not flagged: a client with no ``Transport`` of its own (it shares
-``http.DefaultTransport``: closing its idle connections would close them for the
-whole process); package-level clients and transports; values that escape.
-Option ``strict = true`` (the policy's literal reading) also flags every
-non-escaping client constructed in a function without ``CloseIdleConnections()``.
+It is released when `CloseIdleConnections()` is called on the transport or a
+client using it: directly, deferred, in a deferred closure, or as a method value
+(`defer release()` after `release := c.CloseIdleConnections`). It escapes (and is
+not flagged) when it is returned, stored in a field, map, slice, package variable
+or channel, captured by a `go` statement, passed to a call other than one of its
+own methods, or wrapped in another value. Also silent: a transport that never
+sends, one with `DisableKeepAlives: true` (no idle pool), one whose every request
+goes to a `RegisterProtocol` round tripper.
 
-Bad::
+Also flagged (warning): a struct type of the package that stores a transport (or a
+client with its own transport) that it constructed (in a method of the type or a
+function returning it), where no method of that type calls `CloseIdleConnections()`
+on that field. Types with no methods (plain option structs) and embedded clients
+(their `CloseIdleConnections` is promoted) are not flagged.
 
-    func fetchJWKS(ctx context.Context, url string) (*JWKS, error) {
-        client := &http.Client{
-            Timeout:   10 * time.Second,
-            Transport: &http.Transport{TLSClientConfig: tlsConf}, // GR004
-        }
-        ...
-    }
+Not flagged: a client with no `Transport` of its own (it shares
+`http.DefaultTransport`: closing its idle connections would close them for the whole
+process); package-level clients and transports; values that escape.
 
-Good::
+## Bad
 
-    func fetchJWKS(ctx context.Context, url string) (*JWKS, error) {
-        client := &http.Client{
-            Timeout:   10 * time.Second,
-            Transport: &http.Transport{TLSClientConfig: tlsConf},
-        }
-        defer client.CloseIdleConnections()
-        ...
-    }
+```go
+func fetchJWKS(ctx context.Context, url string) (*JWKS, error) {
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: tlsConf}, // a pool per call, never released
+	}
+	...
+}
+```
 
-(better still: build the client once, at package level or in a constructor,
-and reuse it.)
+## Good
 
-Options: ``strict = false``.
+```go
+func fetchJWKS(ctx context.Context, url string) (*JWKS, error) {
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: tlsConf},
+	}
+	defer client.CloseIdleConnections()
+	...
+}
+```
 
-Suppress a finding you have checked with
-``// gorules:ignore GR004 -- reason`` on the line (or the line above).
+Better still: build the client once (package level or a constructor) and reuse it.
+
+## Options
+
+`strict = true` (the policy's literal reading) also flags every non-escaping client
+constructed in a function that sends and is never released, even one that shares
+`http.DefaultTransport`.
+
+## Suppress
+
+`// gorules:ignore GR004 -- <who releases this pool>` on the line or the line above.
 """
 
 from __future__ import annotations

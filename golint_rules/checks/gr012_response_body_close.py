@@ -1,52 +1,63 @@
 """HTTP response bodies are closed (beyond V2.3).
 
-The body of an ``*http.Response`` holds the connection: until it is closed the
-transport cannot reuse it, and an unread, unclosed body leaks the connection and
-its goroutines. Every response obtained in a function must have its body closed
-there (``defer resp.Body.Close()`` after the error check), unless the function
-hands the response on.
+The body of an `*http.Response` holds its connection: until it is closed the
+transport cannot reuse the connection, and an unclosed body leaks it with its
+goroutines. Every response obtained in a function must have its body closed there
+(`defer resp.Body.Close()` after the error check), unless the function hands the
+response on.
 
-Flagged: a response from ``Do``, ``Get``, ``Head``, ``Post`` or ``PostForm`` (on a
-client known to be an ``http.Client``, on ``http.DefaultClient``, or the ``http.Get``
-package functions; ``x.Do(req)`` on another receiver when ``req`` is known to be an
-``*http.Request`` and the result's ``Body`` is used) where ``resp.Body.Close()`` is
-not called in the function, directly, deferred, inside a closure, or as a method
-value (``defer closeQuietly(resp.Body.Close)``), and the response does not escape.
-A discarded response (``_, err := c.Do(req)``, or the call as a statement) is
-flagged: its body can never be closed.
+Flagged forms (the response of `Do`, `Get`, `Head`, `Post`, `PostForm` on a client
+known to be an `http.Client`, on `http.DefaultClient`, the `http.Get` package
+functions, or `x.Do(req)` on another receiver when `req` is known to be an
+`*http.Request` and the result's `Body` is used):
 
-Escapes (silent): ``resp`` returned, stored, sent, passed to a call
-(``defer drain(resp)``), captured by a goroutine; ``resp.Body`` returned or stored;
-``resp.Body`` handed to a call that may close or keep it: a deferred call, a call whose
-name says so (``drainAndClose(resp.Body)``), a call whose result escapes
-(``return gzip.NewReader(resp.Body)``), a function of this package that calls Close.
-Reading the body (``io.ReadAll(resp.Body)``, ``json.NewDecoder(resp.Body)``,
-``io.Copy(w, resp.Body)``, a parser of another package) is not an escape.
+```go
+resp, err := c.Do(req)   // resp.Body.Close() never called in the function
+_, err := c.Do(req)      // discarded: the body can never be closed
+http.Post(url, ct, body) // discarded as a statement
+```
 
-Bad::
+Closing counts directly, deferred, inside a closure, or as a method value
+(`defer closeQuietly(resp.Body.Close)`). The response escapes (silent) when `resp`
+is returned, stored, sent, passed to a call (`defer drain(resp)`) or captured by a
+goroutine, when `resp.Body` is returned or stored, and when `resp.Body` is handed to
+a call that may close or keep it: a deferred call, a call whose name says so
+(`drainAndClose(resp.Body)`), a wrapping reader that is returned or stored
+(`return gzip.NewReader(resp.Body)`), a function of this package that calls Close.
+Reading the body (`io.ReadAll(resp.Body)`, `json.NewDecoder(resp.Body)`,
+`io.Copy(w, resp.Body)`, a parser of another package) is not an escape.
 
-    func (w *WebhookSender) ping(ctx context.Context) error {
-        req, _ := http.NewRequestWithContext(ctx, http.MethodHead, w.url, nil)
-        resp, err := w.client.Do(req) // GR012: body never closed
-        if err != nil {
-            return err
-        }
-        return statusErr(resp.StatusCode)
-    }
+## Bad
 
-Good::
+```go
+func (w *WebhookSender) ping(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodHead, w.url, nil)
+	resp, err := w.client.Do(req) // the body is never closed
+	if err != nil {
+		return err
+	}
+	return statusErr(resp.StatusCode)
+}
+```
 
-        resp, err := w.client.Do(req)
-        if err != nil {
-            return err
-        }
-        defer resp.Body.Close()
-        return statusErr(resp.StatusCode)
+## Good
 
-Options: none.
+```go
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return statusErr(resp.StatusCode)
+```
 
-Suppress a finding you have checked with
-``// gorules:ignore GR012 -- reason`` on the line (or the line above).
+## Options
+
+None.
+
+## Suppress
+
+`// gorules:ignore GR012 -- <who closes this body>` on the line or the line above.
 """
 
 from __future__ import annotations
