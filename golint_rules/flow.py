@@ -118,6 +118,9 @@ RESULT_TYPES: dict[tuple[str, str], tuple[TypeRef | None, ...]] = {
     (HTTP, "Post"): ((HTTP, "Response"), None),
     (HTTP, "PostForm"): ((HTTP, "Response"), None),
     (HTTP, "ReadResponse"): ((HTTP, "Response"), None),
+    ("net/http/httptest", "NewServer"): (("net/http/httptest", "Server"),),
+    ("net/http/httptest", "NewTLSServer"): (("net/http/httptest", "Server"),),
+    ("net/http/httptest", "NewUnstartedServer"): (("net/http/httptest", "Server"),),
     ("net/http/httptest", "NewRequest"): ((HTTP, "Request"),),
     ("net/http/httptest", "NewRequestWithContext"): ((HTTP, "Request"),),
     ("log", "New"): (("log", "Logger"),),
@@ -136,6 +139,7 @@ METHOD_RESULT_TYPES: dict[tuple[TypeRef, str], tuple[TypeRef | None, ...]] = {
     ((HTTP, "Request"), "WithContext"): ((HTTP, "Request"),),
     ((HTTP, "Request"), "Clone"): ((HTTP, "Request"),),
     ((HTTP, "Request"), "Context"): ((CONTEXT, "Context"),),
+    (("net/http/httptest", "Server"), "Client"): ((HTTP, "Client"),),
 }
 #: Package variables of net/http with their types.
 HTTP_VARS: dict[str, TypeRef] = {
