@@ -5,8 +5,9 @@ calls the bot makes the way GitLab does, including GitLab's refusals:
 
 * ``PRIVATE-TOKEN`` must match, else ``401 {"message": "401 Unauthorized"}``;
 * a diff thread whose ``position`` does not address a line of the MR's current
-  diff (wrong shas, wrong paths, a ``new_line`` that is not an added line, an
-  ``old_line``/``new_line`` pair that is not a context line) gets GitLab's
+  diff (wrong shas, wrong paths, a ``new_line`` alone that is not an added line,
+  an ``old_line`` alone that is not a removed line, an ``old_line``/``new_line``
+  pair that is not the same unchanged line) gets GitLab's
   ``400 Bad request - Note {:line_code=>["can't be blank", "must be a valid line code"]}``;
 * a commit status set to the state it already has (``running`` -> ``running``,
   ``pending`` -> ``pending``, ``running`` -> ``pending``) gets GitLab's
@@ -243,26 +244,23 @@ class FakeGitLab:
         return out
 
     def line_maps(self, project: Project, mr: MR) -> dict[tuple[str, str], tuple[set[int], set[int], set[tuple[int, int]]]]:
+        """Per changed file: added new lines, removed old lines, and the (old, new) pairs of
+        unchanged lines (GitLab takes those anywhere in a changed file, given both numbers)."""
+        old = project.commits[mr.base_sha]
+        new = project.commits[mr.head_sha]
         maps = {}
         for fd in self.file_diffs(project, mr):
+            a = old.get(fd["old_path"], b"").decode().splitlines(keepends=True)
+            b = new.get(fd["new_path"], b"").decode().splitlines(keepends=True)
             added: set[int] = set()
             removed: set[int] = set()
             context: set[tuple[int, int]] = set()
-            o = n = 0
-            for line in fd["diff"].splitlines():
-                m = re.match(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", line)
-                if m:
-                    o, n = int(m.group(1)), int(m.group(2))
-                elif line.startswith("+"):
-                    added.add(n)
-                    n += 1
-                elif line.startswith("-"):
-                    removed.add(o)
-                    o += 1
-                elif line.startswith(" "):
-                    context.add((o, n))
-                    o += 1
-                    n += 1
+            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+                if tag == "equal":
+                    context.update((i1 + k + 1, j1 + k + 1) for k in range(i2 - i1))
+                else:
+                    removed.update(range(i1 + 1, i2 + 1))
+                    added.update(range(j1 + 1, j2 + 1))
             maps[(fd["old_path"], fd["new_path"])] = (added, removed, context)
         return maps
 

@@ -471,19 +471,24 @@ def _queue(tmp_path: Path, spec: JobSpec) -> SQLiteQueue:
 
 
 def test_job_reports_a_broken_repository_config_on_the_mr(fake, tmp_path):
+    s = _settings(tmp_path, gitlab_url=fake.url)
+    first = run_review(_spec(OPEN_SHA), s, _queue(tmp_path, _spec(OPEN_SHA)))
+    assert first.fields["posted"] == 1
     files = {k: v for k, v in trees()[OPEN_SHA].items()}
     files[".gorules.toml"] = '[rules.GR001]\nseverity = "fatal"\n'
     sha = "c" * 40
     fake.add_commit(42, sha, files)
     fake.push(42, 17, sha)
     spec = _spec(sha)
-    s = _settings(tmp_path, gitlab_url=fake.url)
+    n = len(fake.writes())
     out = run_review(spec, s, _queue(tmp_path, spec))
     assert out.outcome == "failed"
+    # nothing was scanned, so no thread is resolved as if its finding were gone
+    assert [c.method for c in fake.writes()[n:]] == ["POST", "PUT", "POST"]  # running, summary edit, failed
     final = fake.writes()[-1].body
     assert final["state"] == "failed"
     assert final["description"].startswith("gorules: .gorules.toml is invalid: .gorules.toml:2: severity must be one of")
-    note = next(c for c in fake.writes() if c.path.endswith("/notes")).body["body"]
+    note = fake.writes()[n + 1].body["body"]
     assert "could not be used" in note and str(tmp_path) not in note
 
 
@@ -526,3 +531,40 @@ def test_repository_config_cannot_point_outside_the_tree(tmp_path):
     (tree / ".gorules.toml").unlink()
     (tmp_path / ".gorules.toml").write_text('[rules.GR001]\nenabled = false\n')  # above the tree: ignored
     assert load_repo_config(tree).rules["GR001"].enabled
+
+
+def test_fake_gitlab_refuses_what_gitlab_refuses(fake):
+    """The fake is only useful if it says no where GitLab does."""
+    import httpx
+
+    from fake_gitlab import LINE_CODE_ERROR
+
+    url = f"{fake.url}/api/v4/projects/42/merge_requests/17/discussions"
+    h = {"PRIVATE-TOKEN": TOKEN}
+    base = {"position_type": "text", "base_sha": BASE_SHA, "start_sha": BASE_SHA, "head_sha": OPEN_SHA,
+            "old_path": "internal/settle/settle.go", "new_path": "internal/settle/settle.go"}
+
+    def post(**pos):
+        return httpx.post(url, json={"body": "x", "position": {**base, **pos}}, headers=h)
+
+    assert post(new_line=15).status_code == 201  # the added line of settle.go
+    for bad in ({"new_line": 11}, {"new_line": 999}, {"old_line": 16}, {"old_line": 10, "new_line": 11},
+                {"new_line": 15, "head_sha": BASE_SHA}, {"new_line": 15, "new_path": "other.go"}):
+        r = post(**bad)
+        assert (r.status_code, r.json()) == (400, {"message": LINE_CODE_ERROR}), bad
+    assert post(old_line=11, new_line=11).status_code == 201  # a context line needs both
+    assert post(old_line=15).status_code == 201  # the removed line
+    assert post(old_line=16, new_line=None).status_code == 400
+    assert httpx.post(url, json={"body": "x"}, headers={"PRIVATE-TOKEN": "nope"}).status_code == 401
+    st = f"{fake.url}/api/v4/projects/42/statuses/{OPEN_SHA}"
+    assert httpx.post(st, json={"state": "pending", "name": "n"}, headers=h).status_code == 201
+    r = httpx.post(st, json={"state": "pending", "name": "n"}, headers=h)
+    assert r.status_code == 400 and r.json()["message"].startswith("Cannot transition status via :enqueue from :pending")
+    assert httpx.post(st, json={"state": "running", "name": "n"}, headers=h).status_code == 201
+    r = httpx.post(st, json={"state": "running", "name": "n"}, headers=h)
+    assert r.json()["message"] == 'Cannot transition status via :run from :running (Reason(s): Status cannot transition via "run")'
+    assert httpx.post(st, json={"state": "success", "name": "n"}, headers=h).status_code == 201
+    assert httpx.post(st, json={"state": "running", "name": "n"}, headers=h).status_code == 201  # a new record
+    r = httpx.get(f"{fake.url}/api/v4/projects/42/merge_requests/17/diffs", params={"per_page": 1}, headers=h)
+    assert (r.headers["X-Total"], r.headers["X-Total-Pages"], r.headers["X-Next-Page"]) == ("2", "2", "2")
+    assert 'rel="next"' in r.headers["Link"]

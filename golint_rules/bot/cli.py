@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"gorules bot: error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    if settings.fail_on:
+        os.environ["GORULES_FAIL_ON"] = settings.fail_on  # job processes and RQ work horses read it
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

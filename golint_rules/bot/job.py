@@ -290,7 +290,7 @@ class _Review:
         # resolve the bot's threads whose finding is gone
         present = {f.fingerprint for f in review.findings}
         resolve_errors = 0
-        for d in mine:
+        for d in mine if review.config_error is None else []:  # nothing was scanned: nothing is known gone
             notes = d.get("notes") or []
             if not notes or d.get("individual_note"):
                 continue
