@@ -23,6 +23,7 @@ import hashlib
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -90,19 +91,30 @@ def _module_keys(units: list[Unit], disc: "Discovered", paths: list[Path], engin
 
     Only when the scan walked the module's whole directory (no shard or diff
     filter, the directory inside a scanned directory): otherwise the module is
-    built fresh every time.
+    built fresh every time. Each file is stat'ed once (package units already were).
     """
     if engine.options.file_filters:
         return
-    scanned_dirs = [p.resolve() if not p.is_absolute() else p for p in paths]
-    scanned_dirs = [Path(os.path.abspath(p)) for p in scanned_dirs if p.is_dir()]
+    mods = [u for u in units if u.kind == "mod" and u.path.name == "go.mod"]
+    if not mods:
+        return
+    scanned_dirs = [Path(os.path.abspath(p)) for p in paths if p.is_dir()]
+    known: dict[Path, FileStat | None] = {}
+    for u in units:
+        if u.kind == "pkg" and u.stats is not None:
+            known.update(zip(u.files, u.stats))
     all_files: dict[str, list[Path]] = {str(d): list(fs) for d, fs in disc.packages.items()}
     for mf in disc.module_files:
         all_files.setdefault(str(mf.parent), []).append(mf)
     dirs = sorted(all_files)
-    for u in units:
-        if u.kind != "mod" or u.path.name != "go.mod":
-            continue
+    now = time.time_ns()
+
+    def stat(p: Path) -> FileStat | None:
+        if p not in known:
+            known[p] = FileStat.of(p, now)
+        return known[p]
+
+    for u in mods:
         root = u.path.parent
         if not any(root == d or d in root.parents for d in scanned_dirs):
             continue
@@ -111,18 +123,16 @@ def _module_keys(units: list[Unit], disc: "Discovered", paths: list[Path], engin
         except OSError:
             continue
         prefix = str(root)
-        lo = bisect.bisect_left(dirs, prefix)
-        tree_files: list[Path] = []
-        for d in dirs[lo:]:
-            if d != prefix and not d.startswith(prefix + os.sep):
-                if d > prefix + os.sep + "\U0010ffff":
-                    break
-                continue
+        below = prefix.rstrip(os.sep) + os.sep
+        tree_files: list[Path] = list(all_files.get(prefix, []))
+        for d in dirs[bisect.bisect_left(dirs, below):]:
+            if not d.startswith(below):
+                break
             tree_files.extend(all_files[d])
-        stats = stat_files(sorted(tree_files))
-        if stats is None or not all(s.trusted for s in stats):
+        stats = [stat(p) for p in sorted(tree_files)]
+        if any(s is None or not s.trusted for s in stats):
             continue
-        u.mod_key = ScanCache.module_key(mod_sha, stats)
+        u.mod_key = ScanCache.module_key(mod_sha, stats)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -146,6 +156,7 @@ def execute_unit(engine: "Engine", disc: "Discovered", unit: Unit, cache: ScanCa
             cache.store_package(unit.path, unit.stats, partial, shas)
     else:
         engine._scan_modfile(unit.path, disc, partial)
+        disc.__dict__.pop("_gorules_modules", None)  # module.module_for's per-scan cache: bounded memory
         if cache is not None and unit.mod_key is not None:
             cache.store_modfile(unit.path, unit.mod_key, partial)
     return partial
@@ -201,6 +212,11 @@ def _pool_results(engine: "Engine", disc: "Discovered", units: list[Unit], cache
                     yield by_index[index], partial
             if broken:
                 break
+    except BaseException:  # Ctrl-C, or the consumer stopped: do not wait for running batches
+        for proc in list(getattr(ex, "_processes", {}).values()):
+            proc.terminate()
+        broken = True
+        raise
     finally:
         _STATE = None
         ex.shutdown(wait=not broken, cancel_futures=True)
