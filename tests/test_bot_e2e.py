@@ -270,6 +270,40 @@ def test_webhook_rejects_bad_token_malformed_json_and_oversized_bodies(state, tm
     assert SECRET not in (tmp_path / "bot.log").read_text()
 
 
+def test_signed_webhooks_and_a_separate_sqlite_worker_process(fake, state, tmp_path):
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    key = os.urandom(32)
+    signing = "whsec_" + base64.b64encode(key).decode()
+    web = start_bot(fake, state, tmp_path / "web.log", workers=0, GORULES_WEBHOOK_SIGNING_TOKEN=signing)
+    worker = Proc(["worker"], bot_env(fake, state), tmp_path / "worker.log")  # same state dir, own process
+    try:
+        body = payload("mr-open.json")
+        ts = str(int(time.time()))
+
+        def sig(b: bytes, wid: str = "msg_2Lq", t: str = ts) -> dict[str, str]:
+            mac = hmac.new(key, f"{wid}.{t}.".encode() + b, hashlib.sha256).digest()
+            return {"webhook-id": wid, "webhook-timestamp": t, "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+        assert web.post(body).status_code == 401  # right token, no signature
+        r = web.post(body, **sig(body + b" "))
+        assert (r.status_code, r.json()["reason"]) == (401, "webhook-signature does not match the body")
+        assert web.post(body, **sig(body, t=str(int(time.time()) - 600))).status_code == 401  # replayed
+        assert web.post(body, token="wrong", **sig(body)).status_code == 401  # both are required
+        r = web.post(body, **sig(body))
+        assert (r.status_code, r.json()["result"]) == (202, "queued")
+        final_status(fake, OPEN_SHA)
+        out = worker.outcomes(1)
+    finally:
+        worker.stop()
+        web.stop()
+    assert [(o["outcome"], o["sha"]) for o in out] == [("failed", OPEN_SHA)]
+    assert [c.body["state"] for c in fake.writes() if c.path.startswith(STATUSES)] == ["running", "failed"]
+
+
 def test_bot_refuses_to_start_without_webhook_secret(state, tmp_path):
     env = bot_env(None, state)
     del env["GORULES_WEBHOOK_SECRET"]
