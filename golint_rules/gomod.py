@@ -6,11 +6,17 @@ directive of current Go is known: module, go, toolchain, godebug, require,
 exclude, replace, retract, tool, ignore (go.mod) and go, toolchain, godebug,
 use, replace (go.work).
 
-Why not ``tree-sitter-gomod-orchard``: measured here (0.5.3), it has no
-grammar for go.work (``use`` is an ERROR node) and turns a malformed version
-such as ``go abc`` into an ERROR that hides the directive, where GR007 must
-report the directive itself. This parser keeps every directive with its line
-and reports real syntax errors with the file's line number.
+Why not ``tree-sitter-gomod-orchard`` (measured with 0.5.3 on the 1,041 go.mod
+files of Debian's golang-*-dev packages and Go 1.19's tree): it has no grammar
+for go.work (``use`` is an ERROR node), so go.work files would need a second
+parser; it rejects a valid go.mod whose last line has no newline after the
+closing ``)`` (nats.go's, a MISSING node; the go command reads it); and it takes
+any word as a go version (``go abc``), so the version still has to be
+validated here. This parser reads both files, agrees with ``go mod edit
+-json`` (Go 1.19) on the module path, go version and every require of all
+1,041 files, and reports syntax errors with the file's line number, as
+``golang.org/x/mod/modfile`` does (including a repeated module, go or
+toolchain directive).
 """
 
 from __future__ import annotations
@@ -152,8 +158,13 @@ def parse(data: bytes, path: str = "go.mod") -> ModFile:
         mf.directives.append(Directive(verb, args, n, comment, False, start, end))
     if block is not None:
         raise ModFileError(path, block_line, f"{block} block opened here is never closed with ')'")
+    seen: dict[str, int] = {}
     for d in mf.directives:
         _check_shape(d, path)
+        if d.verb in ("module", "go", "toolchain"):
+            if d.verb in seen:
+                raise ModFileError(path, d.line, f"repeated {d.verb} statement (first at line {seen[d.verb]}): keep one")
+            seen[d.verb] = d.line
     return mf
 
 

@@ -363,10 +363,14 @@ def test_gomod_parser_rejects_what_the_go_command_rejects():
         ("module a\nrequire b\n", "needs a module path and a version"),
         ("module a\nreplace b v1\n", "needs '=>'"),
         ("use ./a\n", "unknown directive"),
+        ("module a\ngo 1.23\ngo 1.24\n", "repeated go statement (first at line 2)"),
+        ("module a\nmodule b\n", "repeated module statement"),
     ]:
         with pytest.raises(gomod.ModFileError) as exc:
             gomod.parse(bad.encode(), "go.mod")
         assert msg in str(exc.value)
+    # a last ")" without a newline is fine for the go command (and here)
+    assert [d.args[0] for d in gomod.parse(b"module a\n\nrequire (\n\tb v1.0.0\n)", "go.mod").of("require")] == ["b"]
     work = gomod.parse(b"go 1.23\n\nuse (\n\t./a\n\t./b\n)\n\nreplace x => ./x\n", "go.work")
     assert [d.args for d in work.of("use")] == [["./a"], ["./b"]]
 
