@@ -259,7 +259,7 @@ LEDGER = {
     "internal/gen.go": '//go:build ignore\n\npackage main\n\nimport "golang.org/x/sync/errgroup"\n',
     "legacy/old.go": 'package legacy\n\nimport "github.com/acme/kit"\n',
     "web/node_modules/x/x.go": 'package x\n\nimport "github.com/acme/kit"\n',
-    "plugins/go.mod": "module example.com/ledger/plugins\n\ngo 1.23\n",
+    "plugins/go.mod": "module example.com/ledger/plugins\n\ngo 1.23\n\nrequire golang.org/x/sync v0.8.0\n",
     "plugins/p.go": 'package plugins\n\nimport "golang.org/x/sync/errgroup"\n',
     "vendor/github.com/acme/kit/kit.go": 'package kit\n\nimport "golang.org/x/sync/errgroup"\n',
     "testdata/t.go": 'package t\n\nimport "github.com/acme/kit"\n',
@@ -341,6 +341,8 @@ def test_gr006_go_semantics_of_indirect_comments(tmp_path):
 
 
 def test_module_context_is_built_once_per_scan(tmp_path, monkeypatch):
+    from golint_rules.discover import discover
+
     write(tmp_path, LEDGER)
     calls = []
     real = module.build_module
@@ -350,10 +352,15 @@ def test_module_context_is_built_once_per_scan(tmp_path, monkeypatch):
         return real(root, modfile, **kw)
 
     monkeypatch.setattr(module, "build_module", counting)
-    cfg = load_config()
-    # two go.mod rules read the module (GR006 and GR009); the context is built once per module
-    scan([str(tmp_path)], cfg)
-    assert sorted(calls) == sorted({tmp_path, tmp_path / "plugins"} & set(calls)) and len(calls) == len(set(calls))
+    disc = discover([tmp_path])
+    first = module.module_for(tmp_path / "go.mod", None, disc)
+    again = module.module_for(tmp_path / "go.mod", None, disc)  # a second module-level rule
+    assert again is first and calls == [tmp_path]
+    other = module.module_for(tmp_path / "go.mod", None, discover([tmp_path]))  # another scan: built afresh
+    assert other is not first and calls == [tmp_path, tmp_path]
+    calls.clear()
+    scan([str(tmp_path)], load_config())
+    assert sorted(calls) == [tmp_path, tmp_path / "plugins"]  # one per module of the scan
 
 
 def test_gomod_parser_rejects_what_the_go_command_rejects():
