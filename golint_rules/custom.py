@@ -25,7 +25,8 @@ In ``.gorules.toml``::
     enabled = true                       # optional
 
 ``custom-rules`` may also list policy files (``"policy/acme.toml"``, relative
-to the config file and inside its directory tree), or shipped examples by name
+to the config file and inside the repository: its git work tree, or the
+config's directory outside git), or shipped examples by name
 (``"examples/ebpf-perf-event-array"``); such a file holds ``[[custom-rules]]``
 tables.
 
@@ -353,8 +354,11 @@ def _included_file(ref: str, cfg_path: Path, base: Path, line: int | None) -> Pa
             return cand
         known = ", ".join(sorted(str(p.relative_to(rules_dir()).with_suffix("")) for p in (rules_dir() / "examples").glob("*.toml")))
         raise ConfigError(cfg_path, line, f"no shipped custom rules named {ref!r} (shipped: {known}); a file of your own must end in .toml")
+    from .radar import repo_boundary
+
     p = (base / ref).resolve()
-    if not (p == base.resolve() or base.resolve() in p.parents):
+    boundary = repo_boundary(base)
+    if not (p == boundary or boundary in p.parents):
         raise ConfigError(cfg_path, line, f"custom rules file {ref!r} is outside this repository: keep policy files inside it, relative to {cfg_path.name}")
     if not p.is_file():
         raise ConfigError(cfg_path, line, f"custom rules file {ref!r} not found (looked at {p})")

@@ -297,13 +297,21 @@ def prefilter_tokens() -> set[bytes]:
     return _TOKENS
 
 
+def repo_boundary(config_dir: Path) -> Path:
+    """What files a config may name: its git work tree, or its own directory outside git."""
+    from .discover import git_toplevel
+
+    top = git_toplevel(Path(config_dir).resolve())
+    return (top or Path(config_dir)).resolve()
+
+
 def bind_config(cfg: Any, text: str) -> None:
     """Resolve and validate the radar a ``.gorules.toml`` names.
 
     ``radar = "path"`` at the top level, or ``radar`` in ``[rules.GR009]``
-    (which wins), is relative to the config file and must stay inside its
-    directory tree (a scanned repository cannot make the scanner read files
-    elsewhere). A shipped radar can be named without a path (``radar-2024q3``).
+    (which wins), is relative to the config file and must stay inside the
+    repository (its git work tree, or the config's directory outside git): a
+    scanned repository cannot make the scanner read files elsewhere. A shipped radar can be named without a path (``radar-2024q3``).
     The resolved path is stored in GR009's options; a bad radar file raises a
     :class:`RadarError` with the radar file's line.
     """
@@ -323,7 +331,8 @@ def bind_config(cfg: Any, text: str) -> None:
         raise ConfigError(cfg_path, line, exc.message) from None
     shipped = rules_dir().resolve()
     real = resolved.resolve()
-    inside = real == base.resolve() or base.resolve() in real.parents
+    boundary = repo_boundary(base)
+    inside = real == boundary or boundary in real.parents
     if not inside and shipped not in real.parents:
         raise ConfigError(
             cfg_path, line,

@@ -535,3 +535,18 @@ def test_module_rules_never_run_repository_code(tmp_path):
     )
     findings([tmp_path])
     assert not marker.exists()
+
+
+def test_radar_may_live_anywhere_in_the_git_work_tree(tmp_path):
+    import git
+
+    git.Repo.init(tmp_path)
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy/radar.toml").write_text('[[entry]]\npath = "example.com/old"\nring = "hold"\n')
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/.gorules.toml").write_text('radar = "../policy/radar.toml"\n')
+    cfg = load_config(tmp_path / "svc/.gorules.toml")
+    assert cfg.rules["GR009"].options["radar"] == str(tmp_path / "policy/radar.toml")
+    (tmp_path / "svc/.gorules.toml").write_text('radar = "../../radar.toml"\n')
+    with pytest.raises(ConfigError, match="outside this repository"):
+        load_config(tmp_path / "svc/.gorules.toml")
