@@ -229,17 +229,23 @@ def _compile(query_text: str, what: str, err: Callable[[int | None, str], Config
 
 
 def _needs(q: ts.Query, text: str) -> tuple[bytes, ...]:
-    """Prefilter tokens: every pattern with an ``#eq?`` literal needs that literal in the file."""
+    """Prefilter tokens: a pattern whose ``#eq?`` (or ``#package?``) predicate is on a
+    capture every match has needs that literal in the file. A pattern without one
+    can match anywhere: then there is no prefilter."""
     raw = text.encode()
+    names = {q.capture_name(i): i for i in range(q.capture_count)}
     tokens: list[bytes] = []
     for i in range(q.pattern_count):
         seg = raw[q.start_byte_for_pattern(i) : q.end_byte_for_pattern(i)].decode("utf-8", "replace")
-        lits = re.findall(r'\(#(?:eq|any-eq)\?\s+@[\w.-]+\s+"((?:[^"\\]|\\.)*)"\s*\)', seg)
-        lits += re.findall(r'\(#package\?\s+@[\w.-]+\s+"((?:[^"\\]|\\.)*)"\s*\)', seg)
-        lits = [l for l in lits if l and "\\" not in l]
-        if not lits:
-            return ()  # this pattern can match anywhere: no prefilter
-        tokens.append(max(lits, key=len).encode())
+        lits = re.findall(r'\(#(?:eq|any-eq)\?\s+@([\w.-]+)\s+"((?:[^"\\]|\\.)*)"\s*\)', seg)
+        lits += re.findall(r'\(#package\?\s+@([\w.-]+)\s+"((?:[^"\\]|\\.)*)"\s*\)', seg)
+        required = [
+            lit for cap, lit in lits
+            if lit and "\\" not in lit and cap in names and q.capture_quantifier(i, names[cap]) in ("", "+")
+        ]
+        if not required:
+            return ()
+        tokens.append(max(required, key=len).encode())
     return tuple(dict.fromkeys(tokens))
 
 

@@ -251,3 +251,18 @@ def test_any_predicates_on_quantified_captures_are_native():
     assert count('(#match? @c "b")') == 0
     assert count('(#any-match? @c "b")') == 1
     assert count('(#any-not-eq? @c "// a")') == 1
+
+
+def test_prefilter_only_from_captures_every_match_has():
+    import tomllib
+
+    def needs(query: str) -> tuple[bytes, ...]:
+        text = f'[[custom-rules]]\nid = "ACME001"\nmessage = "m"\nquery = """{query}"""\n'
+        (r,) = custom.load_rules(tomllib.loads(text)["custom-rules"], text, Path("/r/.gorules.toml"), Path("/r"))
+        return r.needs
+
+    assert needs('((call_expression function: (identifier) @f) @c (#eq? @f "panic"))') == (b"panic",)
+    # an optional capture: a match may have no node to compare, so the literal proves nothing
+    assert needs('((function_declaration (comment)? @doc) @f (#eq? @doc "// x"))') == ()
+    assert needs('((identifier) @a (#eq? @a "x")) ((field_identifier) @b)') == ()  # 2nd pattern matches anywhere
+    assert needs('((identifier) @a (#eq? @a "xy")) ((field_identifier) @b (#any-eq? @b "z"))') == (b"xy", b"z")
