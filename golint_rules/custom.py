@@ -478,7 +478,17 @@ def _doc(rule: CustomRule) -> str:
 
 
 def analyzers_from_config(config: Config) -> tuple[list[Analyzer], list[RuleInfo]]:
-    """The custom rules of a configuration, as analyzers and rule descriptions."""
+    """The custom rules of a configuration, as analyzers and rule descriptions.
+
+    The engine calls this once per scan, before any file is read (and before
+    worker processes fork): it is also where the radar GR009 will use is loaded,
+    so that GR009's byte prefilter knows its entries even for a configuration
+    built without ``load_config``."""
+    info = config.rules.get("GR009")
+    if info is not None and info.enabled:
+        from . import radar
+
+        radar.for_options(info.options)
     if not config.custom_rules:
         return [], []
     path = config.path or Path(".gorules.toml")

@@ -550,3 +550,15 @@ def test_radar_may_live_anywhere_in_the_git_work_tree(tmp_path):
     (tmp_path / "svc/.gorules.toml").write_text('radar = "../../radar.toml"\n')
     with pytest.raises(ConfigError, match="outside this repository"):
         load_config(tmp_path / "svc/.gorules.toml")
+
+
+def test_gr009_prefilter_knows_a_radar_set_without_load_config(tmp_path):
+    """A Config built in code (the MR bot's way) with GR009's radar option set directly."""
+    from golint_rules import radar
+
+    (tmp_path / "r.toml").write_text('[[entry]]\npath = "example.org/unusual/lib"\nring = "hold"\n')
+    (tmp_path / "a.go").write_text('package a\n\nimport _ "example.org/unusual/lib"\n')
+    cfg = load_config()
+    cfg.rules["GR009"].options["radar"] = str(tmp_path / "r.toml")
+    radar._TOKENS.discard(b"example.org/unusual/lib")
+    assert [(f[1], f[2]) for f in findings([tmp_path / "a.go"], cfg)] == [(3, "GR009")]
