@@ -174,4 +174,13 @@ def test_a_gomod_outside_the_scan_root_gets_no_fix_and_reports_still_render(tmp_
     run = gorules(tmp_path / "a", "scan", "--format", "sarif", ".", "../b")
     assert run.code == 1, run.err
     (res,) = [r for r in json.loads(run.out)["runs"][0]["results"] if r["ruleId"] == "GR006"]
+    # the scan root is the common ancestor of the scanned paths: b/go.mod is inside it
+    loc = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert loc == "b/go.mod" and "fixes" in res
+    # a go.mod named explicitly outside a git work tree's root still renders, without a fix
+    subprocess.run(["git", "init", "-q", str(tmp_path / "a")], check=True)
+    run = gorules(tmp_path / "a", "scan", "--format", "sarif", ".", "../b")
+    assert run.code == 1, run.err
+    (res,) = [r for r in json.loads(run.out)["runs"][0]["results"] if r["ruleId"] == "GR006"]
+    assert "b/go.mod" in res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert "fixes" not in res
