@@ -259,24 +259,27 @@ def literal_field(ff: FileFlow, node: ts.Node, name: str) -> str | None:
 
 
 def only_registered_protocols(ff: FileFlow, fn: FuncFlow, group: list[Var]) -> bool:
-    """``tr.RegisterProtocol("ftp", rt)`` and every send is to a literal ``ftp://...`` URL."""
-    schemes: set[str] = set()
+    """``tr.RegisterProtocol(scheme, rt)`` and every send is to a literal URL that is not
+    ``http://`` or ``https://`` (``ftp://...``, ``http+unix://...``): the transport hands
+    such requests to the registered round tripper and never opens a pooled connection."""
+    registered = False
     targets: list[ts.Node | None] = []
     for h in group:
         for u in h.uses:
             if not (u.called and u.call is not None and u.path):
                 continue
             args = call_args(u.call)
-            if u.path[-1] == "RegisterProtocol" and args and args[0].type == "interpreted_string_literal":
-                schemes.add(ff.src.text(args[0]).strip('"'))
+            if u.path[-1] == "RegisterProtocol":
+                registered = True
             elif u.path[-1] in SENDS:
                 targets.append(args[0] if u.path[-1] in ("Get", "Head", "Post", "PostForm") and args else None)
-    if not schemes or not targets:
+    if not registered or not targets:
         return False
     for t in targets:
-        if t is None or t.type != "interpreted_string_literal":
+        if t is None or t.type not in ("interpreted_string_literal", "raw_string_literal"):
             return False
-        if ff.src.text(t).strip('"').split("://", 1)[0] not in schemes:
+        scheme = ff.src.text(t).strip('"`').split("://", 1)[0].lower()
+        if scheme in ("http", "https") or "://" not in ff.src.text(t):
             return False
     return True
 
