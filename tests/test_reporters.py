@@ -477,7 +477,7 @@ def _tree(base: Path, extra_above: bool = False) -> Path:
     if extra_above:
         text = text.replace('import "fmt"\n', 'import "fmt"\n' + UNRELATED, 1)
     (root / "main.go").write_text(text, encoding="utf-8")
-    gomod = GO_MOD.replace("go 1.22\n", "go 1.22\n\n// pinned by the platform team\n") if extra_above else GO_MOD
+    gomod = GO_MOD.replace("module example.com/svc\n", "// pinned by the platform team\n\nmodule example.com/svc\n") if extra_above else GO_MOD
     (root / "go.mod").write_text(gomod, encoding="utf-8")
     return root
 
