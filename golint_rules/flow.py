@@ -78,6 +78,14 @@ Queries over the facts (each rule is a short query):
   closure that itself escapes), :meth:`FuncFlow.expr_escape` for an expression;
 - :meth:`FuncFlow.value_at` (the assignments of a variable that can reach a point).
 
+File level (:class:`FileFlow`): :meth:`FileFlow.function` (the FuncFlow holding a node),
+:meth:`FileFlow.pkg_member`, :meth:`FileFlow.declares` (a package-level name of the
+file or package: a function called ``new``, a variable called ``http``),
+:meth:`FileFlow.package_var`, :meth:`FileFlow.struct_fields` (across the package's files,
+memoised in ``Package.memo``). net/http vocabulary for the HTTP rules at the end of the
+module: :func:`http_member`, :func:`call_parts`, :func:`call_args`, :func:`outer_expr`,
+``SEND_METHODS``, ``CLIENT`` / ``TRANSPORT`` / ``REQUEST`` / ``RESPONSE``.
+
 Types, as far as one package's source can tell (no type checker):
 :meth:`FuncFlow.type_of` returns ``(import path, name)`` for expressions whose
 type is known: literals, ``new(T)``, declared types of parameters, variables and

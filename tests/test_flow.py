@@ -258,3 +258,64 @@ func d() {
     fn = func(src, ff, "d")
     assert fn.var_type(var(fn, "c")) == ("net/http", "Client")
     assert fn.var_type(var(fn, "resp")) == ("net/http", "Response")
+
+
+def test_named_result_escapes_and_package_level_new():
+    src, ff = build(HEADER + """
+func forward(c *nethttp.Client, req *nethttp.Request) (resp *nethttp.Response, err error) {
+	resp, err = c.Do(req)
+	return
+}
+
+func new() int { return 0 }
+
+func uses() {
+	x := new()
+	_ = x
+}
+""")
+    fn = func(src, ff, "forward")
+    resp = var(fn, "resp")
+    assert resp.kind == "result"
+    esc = fn.escape(resp)
+    assert esc is not None and esc.sink == "return"
+    assert ff.declares("new") and ff.declares("pkgClient") and not ff.declares("nope")
+    u = func(src, ff, "uses")
+    assert u.var_type(var(u, "x")) is None  # new() here is the package's function, not the builtin
+
+
+def test_httptest_server_client_is_a_client():
+    src, ff = build("""package p
+
+import (
+	"net/http"
+	"net/http/httptest"
+)
+
+func probe() {
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	c := ts.Client()
+	_ = c
+}
+""")
+    fn = func(src, ff, "probe")
+    assert fn.var_type(var(fn, "ts")) == ("net/http/httptest", "Server")
+    assert fn.var_type(var(fn, "c")) == ("net/http", "Client")
+
+
+def test_closure_kinds_and_value_closures_that_escape():
+    src, ff = build(HEADER + """
+func k(register func(func())) {
+	tr := &nethttp.Transport{}
+	defer func() { tr.CloseIdleConnections() }()
+	go func() { _ = tr }()
+	func() { _ = tr }()
+	register(func() { _ = tr })
+}
+""")
+    fn = func(src, ff, "k")
+    tr = var(fn, "tr")
+    kinds = [fn.closure_kind(u.closures[0]) for u in tr.uses]
+    assert kinds == ["defer", "go", "call", "value"]
+    assert [u.deferred for u in tr.uses] == [True, False, False, False]
+    assert [u.in_go for u in tr.uses] == [False, True, False, False]
