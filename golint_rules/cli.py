@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("rule", help="print a rule's doc page (rationale, bad and good example, options)")
     d.add_argument("code")
+    d.add_argument("--config", metavar="FILE", help="the .gorules.toml whose custom rules to look in")
     d.add_argument("--no-color", action="store_true")
     d.set_defaults(func=cmd_rule)
 
@@ -146,8 +147,8 @@ def cmd_scan(args) -> int:
     if missing:
         return _err(f"no such file or directory: {', '.join(missing)} (check the PATH arguments)")
     cfg = load_config_for(args, paths)
-    unknown = [c for c in (args.select or set()) | args.ignore if not any(code.startswith(c) for code in cfg.rules) and not any(
-        isinstance(r, dict) and str(r.get("id", "")).startswith(c) for r in cfg.custom_rules)]
+    known = set(cfg.rules) | {info.code for info in _custom_infos(cfg)}
+    unknown = [c for c in (args.select or set()) | args.ignore if not any(code.startswith(c) for code in known)]
     if unknown:
         return _err(f"unknown rule code(s) {', '.join(sorted(unknown))}: `gorules rules` lists them")
     try:  # diff-aware scan, baseline, shard, fixes: checked and prepared before the scan
@@ -262,6 +263,15 @@ def _progress(enabled: bool):
     return cb, stop
 
 
+def _custom_infos(cfg):
+    """RuleInfo of the declarative custom rules of a config (validated on load)."""
+    if not cfg.custom_rules:
+        return []
+    from .custom import analyzers_from_config
+
+    return analyzers_from_config(cfg)[1]
+
+
 def cmd_rules(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -280,6 +290,8 @@ def cmd_rules(args) -> int:
         if code not in implemented:
             state = "not implemented"
         table.add_row(code, info.slug, info.severity, state, info.summary)
+    for info in _custom_infos(cfg):
+        table.add_row(info.code, info.slug, info.severity, "custom", info.summary)
     Console().print(table)
     return EXIT_OK
 
@@ -294,13 +306,16 @@ def cmd_rule(args) -> int:
     code = args.code.upper()
     pack = load_pack()
     info = pack.rules.get(code)
+    custom_doc = ""
     if info is None:
-        # accept slugs too
-        info = next((r for r in pack.rules.values() if r.slug == args.code), None)
+        # accept slugs, and the custom rules of the current repository's config
+        candidates = list(pack.rules.values()) + _custom_infos(load_config_for(args, [Path.cwd()]))
+        info = next((r for r in candidates if r.slug == args.code or r.code == code), None)
         if info is None:
             return _err(f"unknown rule {args.code!r}: `gorules rules` lists them")
         code = info.code
-    doc = module_doc(code) or (by_code().get(code).doc if code in by_code() else info.summary)
+        custom_doc = info.doc or info.summary
+    doc = custom_doc or module_doc(code) or (by_code().get(code).doc if code in by_code() else info.summary)
     lines = doc.strip().splitlines()
     title = f"# {code} {info.slug}: {lines[0]}" if lines else f"# {code} {info.slug}"
     body = "\n".join(lines[1:])
