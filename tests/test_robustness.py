@@ -197,3 +197,23 @@ def test_cli_exit_codes(tree: Path, tmp_path_factory):
     (ok / ".gorules.toml").write_text("[rules.GR001]\nseverity = 3\n")
     r = subprocess.run([*gorules, "scan", str(ok)], capture_output=True, text=True)
     assert r.returncode == 2 and ".gorules.toml:2:" in r.stderr
+
+
+STDLIB = Path("/usr/share/go-1.19/src")
+
+
+@pytest.mark.skipif(not STDLIB.is_dir(), reason="Debian golang-1.19-src is installed by scripts/test")
+def test_whole_standard_library_scans_without_internal_error(tmp_path: Path):
+    """`gorules scan /usr/share/go-1.19/src`: every rule, real code, no internal error."""
+    out = tmp_path / "stdlib.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "golint_rules", "scan", str(STDLIB), "--format", "json", "-o", str(out), "--no-cache"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert r.returncode in (0, 1), r.stderr
+    import json
+
+    data = json.loads(out.read_text())
+    internal = [f for f in data["findings"] if f["code"] == "GR000" and f["slug"] == "internal-error"]
+    assert internal == []
+    assert data["summary"]["files_scanned"] > 4000
