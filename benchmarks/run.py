@@ -196,7 +196,7 @@ class Runner:
         self.jobs = jobs
 
     def record(self, tree: str, case: str, tool: str, res: dict, **extra) -> dict:
-        row = {"tree": tree, "case": case, "tool": tool, **res, **extra}
+        row = {"tree": tree, "case": case, "tool": tool, **res, **extra, "load1": round(os.getloadavg()[0], 2)}
         self.rows.append(row)
         shown = {k: row[k] for k in ("wall", "cpu", "max_rss_mb", "pss_peak_mb") if k in row}
         print(f"  {tree:12} {case:28} {tool:10} {shown} {({k: v for k, v in extra.items() if k != 'info'})}",
