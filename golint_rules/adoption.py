@@ -410,7 +410,7 @@ def merge_json(docs: list[dict], names: list[str]) -> dict:
     findings.sort(key=lambda f: str(f.get("path", "")))
     merged["findings"] = findings
     s = merged["summary"]
-    for key in ("findings", "files_scanned", "files_parsed", "bytes_read", "internal_errors"):
+    for key in ("findings", "files_scanned", "internal_errors"):
         if key in s:
             s[key] = sum(int(d["summary"].get(key, 0)) for d in docs)
     sev: Counter = Counter()

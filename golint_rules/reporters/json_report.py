@@ -71,8 +71,6 @@ def build(result: "ScanResult", *, tool_version: str, pack: "Pack | None" = None
             "by_severity": {s: sev.get(s, 0) for s in SEVERITY_NAMES},
             "by_rule": {c: by_rule[c] for c in sorted(by_rule)},
             "files_scanned": result.files_scanned,
-            "files_parsed": result.files_parsed,
-            "bytes_read": result.bytes_read,
             "internal_errors": result.internal_errors,
             "problems": list(result.problems),
         },
@@ -124,8 +122,8 @@ SCHEMA: dict[str, Any] = {
         "root": {"type": "string"},
         "summary": {
             "type": "object",
-            "required": ["findings", "by_severity", "by_rule", "files_scanned", "files_parsed",
-                         "bytes_read", "internal_errors", "problems"],
+            "required": ["findings", "by_severity", "by_rule", "files_scanned",
+                         "internal_errors", "problems"],
             "properties": {
                 "findings": {"type": "integer", "minimum": 0},
                 "by_severity": {
@@ -136,8 +134,6 @@ SCHEMA: dict[str, Any] = {
                 },
                 "by_rule": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
                 "files_scanned": {"type": "integer", "minimum": 0},
-                "files_parsed": {"type": "integer", "minimum": 0},
-                "bytes_read": {"type": "integer", "minimum": 0},
                 "internal_errors": {"type": "integer", "minimum": 0},
                 "problems": {"type": "array", "items": {"type": "string"}},
             },

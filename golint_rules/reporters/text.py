@@ -80,6 +80,14 @@ def _print_statistics(console: Console, result, color: bool) -> None:
         sev = next((f.severity for f in result.findings if f.code == code), "")
         table.add_row(code, info.slug if info else "", sev, str(n))
     console.print(table)
+    cached = getattr(result, "files_cached", 0)
+    console.print(
+        Text(
+            f"{result.files_scanned} files scanned, {result.files_parsed} parsed, "
+            f"{cached} from cache, {result.bytes_read / 1e6:.1f} MB read",
+            style="dim" if color else "",
+        )
+    )
 
 
 def _print_summary(console: Console, result, color: bool, quiet: bool) -> None:
