@@ -162,10 +162,37 @@ def execute_unit(engine: "Engine", disc: "Discovered", unit: Unit, cache: ScanCa
     return partial
 
 
+_TRIM_BYTES = 4_000_000
+_libc = None
+
+
+def _release_memory() -> None:
+    """Give the heap freed by a big unit's trees back to the system (glibc keeps it otherwise)."""
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
 def _run_batch(batch: list[Unit]) -> list[tuple[int, "ScanResult"]]:
     assert _STATE is not None, "worker started without scan state"
     engine, disc, cache = _STATE
-    return [(u.index, execute_unit(engine, disc, u, cache)) for u in batch]
+    out = []
+    for u in batch:
+        out.append((u.index, execute_unit(engine, disc, u, cache)))
+        if u.size >= _TRIM_BYTES:
+            import gc
+
+            gc.collect()
+            _release_memory()
+    return out
 
 
 def _batches(units: list[Unit]) -> list[list[Unit]]:
