@@ -90,9 +90,9 @@ def _git_listing(top: Path) -> set[Path] | None:
     return {top / p for p in out.split("\0") if p}
 
 
-def discover(paths: Iterable[Path], *, use_gitignore: bool = True) -> Discovered:
+def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | None = None) -> Discovered:
     resolved = [Path(os.path.abspath(p)) for p in paths]
-    result = Discovered(root=scan_root(resolved))
+    result = Discovered(root=Path(os.path.abspath(root)) if root is not None else scan_root(resolved))
     listings: dict[Path, set[Path] | None] = {}
     seen: set[Path] = set()
 

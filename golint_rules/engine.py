@@ -75,6 +75,9 @@ class ScanOptions:
     engine: str = "auto"
     #: called in the main process with each unit's findings as they arrive (any order)
     on_findings: Callable[[list[Finding]], None] | None = None
+    #: report paths relative to this directory (default: the git work tree, else the
+    #: common ancestor of the scanned paths); the MR bot sets it to the extracted tree
+    root: Path | None = None
 
 
 class Engine:
@@ -125,7 +128,7 @@ class Engine:
     # ------------------------------------------------------------------
     def scan(self, paths: Sequence[str | Path], progress: ProgressFn | None = None) -> ScanResult:
         t0 = time.perf_counter()
-        disc = discover([Path(p) for p in paths])
+        disc = discover([Path(p) for p in paths], root=self.options.root)
         for file_filter in self.options.file_filters:
             file_filter.apply(disc)
         result = ScanResult(root=disc.root, findings=[], rules=self.rules)

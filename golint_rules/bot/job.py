@@ -427,13 +427,7 @@ class _Review:
 
 def scan_options(tree: Path) -> engine.ScanOptions:
     """Scan options whose findings are relative to the tree root."""
-    fields = getattr(engine.ScanOptions, "__dataclass_fields__", {})
-    if "root" in fields:
-        return engine.ScanOptions(root=tree)  # type: ignore[call-arg]
-    # The engine reports paths relative to the nearest directory holding ".git";
-    # an empty marker makes that the tree root (archives never contain .git).
-    (tree / ".git").mkdir(exist_ok=True)
-    return engine.ScanOptions()
+    return engine.ScanOptions(root=tree)
 
 
 def load_repo_config(tree: Path) -> gconfig.Config:
