@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +198,8 @@ class ScanCache:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             self._tag()
+            import tempfile  # only when storing: keeps a cached run's start-up light
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=p.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -152,7 +152,11 @@ def execute_unit(engine: "Engine", disc: "Discovered", unit: Unit, cache: ScanCa
     if unit.kind == "pkg":
         engine._scan_package(unit.path, unit.files, disc, partial)
         if cache is not None and unit.stats is not None:
+            limit = engine.config.max_file_size
             shas = {p.name: partial.files.get(disc.relpath(p), "") for p in unit.files}
+            for st in unit.stats:  # a too-large file is not read: its finding depends on its size only
+                if not shas.get(st.path.name) and st.size > limit:
+                    shas[st.path.name] = f"size:{st.size}"
             cache.store_package(unit.path, unit.stats, partial, shas)
     else:
         engine._scan_modfile(unit.path, disc, partial)
@@ -303,6 +307,8 @@ def run_units(engine: "Engine", disc: "Discovered", paths: list[Path], result: "
         else:
             pending.append(u)
 
+    if pooled:  # decide again on what the cache left: a few misses are not worth a pool
+        pooled = sum(len(u.files) for u in pending) >= POOL_MIN_FILES and sum(u.size for u in pending) >= POOL_MIN_BYTES
     from .backends import prepare
 
     prepare(engine, disc, pending)  # the Rust path: candidate search outside the GIL (no-op for python)

@@ -235,3 +235,16 @@ def test_unwritable_cache_never_fails_the_scan(tree: Path, tmp_path: Path):
     blocker.write_text("a file where the cache directory should be")
     result = scan(tree, blocker)
     assert len(result.findings) == 2
+
+
+def test_too_large_file_does_not_defeat_the_cache(tree: Path, tmp_path: Path):
+    cfgfile = tree / ".gorules.toml"
+    cfgfile.write_text("max-file-size = 1000\n")
+    write(tree / "svc" / "blob.go", "package svc\n\n// " + "x" * 2000 + "\n")
+    cfg = config_mod.load_config(cfgfile)
+    cold = scan(tree, tmp_path / "c", cfg)
+    assert ("svc/blob.go", 1, "GR000") in keys(cold)
+    warm = scan(tree, tmp_path / "c", cfg)
+    assert keys(warm) == keys(cold) and warm.files_cached == 4
+    write(tree / "svc" / "blob.go", "package svc\n\nfunc Small() {}\n")
+    assert ("svc/blob.go", 1, "GR000") not in keys(scan(tree, tmp_path / "c", cfg))
