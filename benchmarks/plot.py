@@ -21,10 +21,12 @@ COLORS = {"gorules/python": "#1f77b4", "gorules/rust": "#6baed6", "gorules/auto"
 
 
 def load(paths: list[Path]) -> list[dict]:
-    rows: list[dict] = []
+    """Rows of all files; a later file's row replaces an earlier one for the same tree, case and tool."""
+    rows: dict[tuple[str, str, str], dict] = {}
     for p in paths:
-        rows.extend(json.loads(p.read_text())["rows"])
-    return rows
+        for r in json.loads(p.read_text())["rows"]:
+            rows[(r["tree"], r["case"], r["tool"])] = r
+    return list(rows.values())
 
 
 def corpus_bars(rows: list[dict], tree: str) -> Path | None:
@@ -93,7 +95,7 @@ def memory(rows: list[dict], tree: str) -> Path | None:
     ax.axvline(400, color="red", linestyle="--", linewidth=1, label="target 400 MB")
     ax.set_xlabel("MB")
     ax.set_title(f"memory on {tree}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     out = IMG / f"bench-memory-{tree}.png"
     fig.savefig(out, dpi=110)
