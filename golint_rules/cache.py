@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine, ScanResult
 
 FORMAT = 1
+KEEP_DAYS = 30  # a namespace no scan used for this long is deleted
 RACY_NS = 2_000_000_000  # stat data younger than this is not trusted
 
 
@@ -170,7 +171,37 @@ class ScanCache:
         }
         ns = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
         root = Path(cache_dir) if cache_dir is not None else default_dir()
-        return cls(root, ns)
+        cache = cls(root, ns)
+        cache.prune()
+        return cache
+
+    def prune(self, max_age_days: float = KEEP_DAYS) -> list[Path]:
+        """Mark this namespace used; delete namespaces no scan used for ``max_age_days``.
+
+        Every change of gorules, the rules or the config starts a new namespace, so
+        old ones would pile up. Cheap: one ``scandir`` of a handful of directories.
+        """
+        import shutil
+
+        removed: list[Path] = []
+        base = self.dir.parent
+        try:
+            if self.dir.is_dir():
+                os.utime(self.dir)  # the directory's mtime says when it was last used
+            entries = list(os.scandir(base))
+        except OSError:
+            return removed
+        limit = time.time() - max_age_days * 86400
+        for e in entries:
+            if e.path == str(self.dir) or not e.is_dir(follow_symlinks=False):
+                continue
+            try:
+                if e.stat(follow_symlinks=False).st_mtime < limit:
+                    shutil.rmtree(e.path, ignore_errors=True)
+                    removed.append(Path(e.path))
+            except OSError:
+                continue
+        return removed
 
     # -- entries -------------------------------------------------------------
     def _entry_path(self, kind: str, path: Path) -> Path:

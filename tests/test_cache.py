@@ -248,3 +248,20 @@ def test_too_large_file_does_not_defeat_the_cache(tree: Path, tmp_path: Path):
     assert keys(warm) == keys(cold) and warm.files_cached == 4
     write(tree / "svc" / "blob.go", "package svc\n\nfunc Small() {}\n")
     assert ("svc/blob.go", 1, "GR000") not in keys(scan(tree, tmp_path / "c", cfg))
+
+
+def test_namespaces_unused_for_a_month_are_pruned(tree: Path, tmp_path: Path):
+    cache_dir = tmp_path / "c"
+    scan(tree, cache_dir)
+    old_ns = [p for p in (cache_dir / "v1").iterdir()]
+    assert len(old_ns) == 1
+    month_ago = OLD // 10**9  # far in the past
+    os.utime(old_ns[0], (month_ago, month_ago))
+    cfgfile = tree / ".gorules.toml"
+    cfgfile.write_text("[rules.GR001]\nenabled = false\n")
+    scan(tree, cache_dir, config_mod.load_config(cfgfile))  # another namespace: prunes the stale one
+    assert not old_ns[0].exists()
+    assert len(list((cache_dir / "v1").iterdir())) == 1
+    cfgfile.unlink()
+    scan(tree, cache_dir)  # a namespace used recently is kept
+    assert len(list((cache_dir / "v1").iterdir())) == 2
