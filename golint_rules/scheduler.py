@@ -61,7 +61,16 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def can_fork() -> bool:
+    """Workers are forked (they inherit the loaded rules); without fork the scan stays in-process."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def resolve_jobs(jobs: int | None) -> int:
+    if not can_fork():  # pragma: no cover - Windows
+        return 1
     if jobs is None or jobs <= 0:
         return default_jobs()
     return jobs
