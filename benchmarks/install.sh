@@ -6,8 +6,10 @@
 # Usage: bash benchmarks/install.sh [--no-corpora] [--no-mono]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ -x .venv/bin/python ]; then PY=.venv/bin/python; fi
+# the Python to install into: $PYTHON, else the project's .venv (as scripts/test makes it), else python3
+if [ -n "${PYTHON:-}" ]; then PY=$PYTHON
+elif [ -x .venv/bin/python ]; then PY=.venv/bin/python
+else PY=python3; fi
 corpora=1; mono=1
 for a in "$@"; do
   case "$a" in
