@@ -371,33 +371,21 @@ class FuncFlow:
             for c in node.named_children:
                 self._visit(c, inner)
             return
-        if t == "range_clause":
+        if t in ("range_clause", "receive_statement"):
+            # `for k, v := range xs` and `case m := <-ch`: the right side is evaluated in the
+            # enclosing scope, the left side declares (:=) or assigns (=)
             right = node.child_by_field_name("right")
             if right is not None:
                 self._visit(right, scope)
             left = node.child_by_field_name("left")
             if left is not None:
                 if any(c.type == ":=" for c in node.children):
+                    ranged = t == "range_clause"
                     for ident in left.named_children:
                         if ident.type == "identifier":
-                            v = self._declare(scope, ident, node, "range")
+                            v = self._declare(scope, ident, node, "range" if ranged else "local")
                             if v is not None:
-                                v.assigns.append(Assign(node, right, 0, "range"))
-                else:
-                    self._visit(left, scope)
-            return
-        if t == "receive_statement":
-            right = node.child_by_field_name("right")
-            if right is not None:
-                self._visit(right, scope)
-            left = node.child_by_field_name("left")
-            if left is not None:
-                if any(c.type == ":=" for c in node.children):
-                    for ident in left.named_children:
-                        if ident.type == "identifier":
-                            v = self._declare(scope, ident, node, "local")
-                            if v is not None:
-                                v.assigns.append(Assign(node, None, 0, "recv"))
+                                v.assigns.append(Assign(node, right if ranged else None, 0, "range" if ranged else "recv"))
                 else:
                     self._visit(left, scope)
             return
