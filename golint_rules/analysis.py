@@ -40,6 +40,14 @@ class Analyzer:
     #: The file is analysed only if it contains at least one of these byte strings
     #: (empty: always). The fast path of go/analysis' ``lostcancel``: no import, no work.
     needs: tuple[bytes, ...] = ()
+    #: More prefilter groups, all of which must hold as well: the file contains at least
+    #: one token of each group (``needs=(b'"net/http"',), needs_also=((b"Transport", b"Clone"),)``:
+    #: imports net/http *and* names a transport).
+    needs_also: tuple[tuple[bytes, ...], ...] = ()
+    #: A package-level prefilter, still before any parsing: ``gate(file, package, options)``
+    #: may read the bytes of the other files of the package (``Package.files``), never
+    #: their trees. GR008: some file the handler can call holds a panic or exit token.
+    package_gate: "Callable[[SourceFile, Package, dict[str, Any]], bool] | None" = None
     #: tree-sitter-go node kinds (``defer_statement``) at least one of which the file must
     #: contain for the check to fire (empty: no such gate). Both engines apply the same gate:
     #: python with a query on the parsed tree, rust with ast-grep before parsing (backends/).
@@ -55,7 +63,9 @@ class Analyzer:
         return self.doc.strip().splitlines()[0]
 
     def can_fire(self, data: bytes) -> bool:
-        return not self.needs or any(tok in data for tok in self.needs)
+        if self.needs and not any(tok in data for tok in self.needs):
+            return False
+        return all(any(tok in data for tok in group) for group in self.needs_also)
 
 
 @dataclass(slots=True)

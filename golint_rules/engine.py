@@ -217,6 +217,12 @@ class Engine:
             for a in self.go_analyzers
             if (not generated or self.include_generated or a.include_generated) and a.can_fire(data)
         ]
+        if any(a.package_gate is not None for a in runnable):  # package-level prefilter: bytes only
+            pkg = package_of(src)
+            runnable = [
+                a for a in runnable
+                if a.package_gate is None or a.package_gate(src, pkg, self.rules[a.code].options)
+            ]
         if runnable:  # candidate node kinds (python: query; rust: ast-grep found them earlier)
             runnable = backends.gate(self, runnable, src)
         if not runnable:

@@ -240,6 +240,15 @@ class Package:
                 out.setdefault(reg.callee, []).append(reg)
         return out
 
+    def callable_from(self, file: SourceFile) -> list[SourceFile]:
+        """The files whose functions ``file`` can call: all of them from a ``_test.go``
+        file, the non-test files otherwise (a build without tests does not see them)."""
+        return self.files if file.is_test else [f for f in self.files if not f.is_test or f is file]
+
+    def any_file_contains(self, files: list[SourceFile], tokens: tuple[bytes, ...]) -> bool:
+        """Byte prefilter over several files of the package (no parsing)."""
+        return any(tok in f.data for f in files for tok in tokens)
+
     @cached_property
     def memo(self) -> dict[str, object]:
         """Per-package results shared by checks (keyed by the check's own names)."""

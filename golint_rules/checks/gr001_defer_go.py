@@ -54,6 +54,8 @@ line or the line above.
 
 from __future__ import annotations
 
+import re
+
 import tree_sitter as ts
 
 from .. import parsing
@@ -341,12 +343,28 @@ def _type_of_value(src: SourceFile, value: ts.Node | None) -> ts.Node | None:
     return None
 
 
+#: The ``go`` keyword: not part of a word, a selector, an import path or a string's start,
+#: and followed by a space or ``(`` (``go f()``, ``go func() {...}()``, ``go (f)()``).
+GO_KEYWORD_RE = re.compile(rb"(?<![\w.\"/-])go(?=[\s(])")
+#: ``g.Go(f)`` on an errgroup.Group / sync.WaitGroup, ``time.AfterFunc``.
+SPAWN_CALL_RE = re.compile(rb"\.\s*Go\s*\(|AfterFunc")
+
+
+def package_gate(src: SourceFile, pkg: Package, options: dict) -> bool:
+    """Bytes only: a deferred goroutine needs a ``go`` statement or a spawning call in this
+    file, or a ``go`` statement in a helper of the package this file can call."""
+    if SPAWN_CALL_RE.search(src.data) or GO_KEYWORD_RE.search(src.data):
+        return True
+    return any(GO_KEYWORD_RE.search(f.data) for f in pkg.callable_from(src) if f is not src)
+
+
 analyzer = Analyzer(
     code="GR001",
     slug="defer-go",
     doc=__doc__ or "",
     run=run,
     needs=(b"defer",),
+    package_gate=package_gate,
     candidates=("defer_statement",),
     messages=("go-stmt", "spawn-call", "helper"),
 )

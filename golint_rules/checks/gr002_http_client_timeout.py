@@ -320,6 +320,8 @@ analyzer = Analyzer(
     doc=__doc__ or "",
     run=run,
     needs=(b'"net/http"',),
+    # a client literal/var/new, DefaultClient, or http.Get/Head/Post/PostForm
+    needs_also=((b"Client", b"Get", b"Head", b"Post"),),
     requires=(FLOW,),
     messages=("literal", "zero-timeout", "new", "zero-var", "default-client", "package-call"),
 )

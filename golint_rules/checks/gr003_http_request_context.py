@@ -221,6 +221,8 @@ analyzer = Analyzer(
     doc=__doc__ or "",
     run=run,
     needs=(b'"net/http"',),
+    # NewRequest[WithContext], req.WithContext/Clone, client Get/Head/Post/PostForm
+    needs_also=((b"NewRequest", b"WithContext", b"Clone", b"Get", b"Head", b"Post"),),
     requires=(FLOW,),
     messages=("new-request", "background-ctx", "client-method", "strict-ctx"),
 )

@@ -404,6 +404,8 @@ analyzer = Analyzer(
     doc=__doc__ or "",
     run=run,
     needs=(b'"net/http"',),
+    # a transport literal or new(...), a Clone(), a client literal (strict)
+    needs_also=((b"Transport", b"Clone", b"Client"),),
     requires=(FLOW,),
     messages=("transport", "client", "struct-field"),
 )

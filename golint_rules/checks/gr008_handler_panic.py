@@ -89,6 +89,7 @@ call or the line above.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import tree_sitter as ts
@@ -96,7 +97,7 @@ import tree_sitter as ts
 from .. import parsing
 from ..analysis import Analyzer, Pass
 from ..flow import FileFlow
-from ..handlers import Handler, decl_name, handlers_in
+from ..handlers import ROUTE_NAMES, Handler, decl_name, handlers_in
 from ..package import FuncDecl, Package
 from ..source import SourceFile, lookup
 
@@ -422,13 +423,41 @@ def run(pass_: Pass) -> None:
         pass_.report(call, key, **args)
 
 
+#: Every form GR008 reports ends in one of these: panic, log.Panic*, log.Fatal*, os.Exit
+#: (the names of the configured exit-functions are added).
+END_TOKENS = (b"panic", b"Panic", b"Fatal", b"Exit")
+#: A handler by signature names ResponseWriter (net/http, ServeHTTP) or imports its framework.
+SIGNATURE_TOKENS = (b"ResponseWriter", b"gin-gonic/gin", b"labstack/echo", b"gofiber/fiber")
+#: ``x.GET(`` / ``r.HandleFunc(`` / ``http.HandlerFunc(``: the calls handlers.route_calls reads.
+ROUTE_CALL_RE = re.compile(rb"\.\s*(?:" + "|".join(sorted(ROUTE_NAMES)).encode() + rb")\s*\(")
+
+
+def package_gate(src: SourceFile, pkg: Package, options: dict[str, Any]) -> bool:
+    """Bytes only, before any parsing: can GR008 report in ``src``?
+
+    A finding needs (1) a panicking or exiting call in ``src`` or in a helper ``src`` can
+    call (a file of the package; a non-test file cannot call into ``_test.go`` files), and
+    (2) a handler in ``src``: one whose signature names ``ResponseWriter`` or a framework
+    this file imports, or a function or literal passed to a route registration somewhere
+    in the package. Most files of most packages fail (1) or (2) and are never parsed for GR008.
+    """
+    if src.is_test and not options.get("test-files", False):
+        return False
+    ends = END_TOKENS + tuple(
+        str(e).rpartition(".")[2].encode() for e in options.get("exit-functions", []) or [] if str(e).rpartition(".")[2]
+    )
+    if not pkg.any_file_contains(pkg.callable_from(src), ends):
+        return False
+    if any(tok in src.data for tok in SIGNATURE_TOKENS):
+        return True
+    return any(ROUTE_CALL_RE.search(f.data) for f in pkg.files)
+
+
 analyzer = Analyzer(
     code="GR008",
     slug="handler-panic",
     doc=__doc__ or "",
     run=run,
-    # A handler file names its framework (net/http, gin, echo, fiber all contain one of
-    # these), or holds the panicking call itself.
-    needs=(b"panic", b"Panic", b"Fatal", b"Exit", b"http", b"gin", b"echo", b"fiber"),
+    package_gate=package_gate,
     messages=("panic", "exit", "helper"),
 )

@@ -174,7 +174,9 @@ analyzer = Analyzer(
     slug="context-cancel",
     doc=__doc__ or "",
     run=run,
-    needs=(b"With",),
+    # imports context (or golang.org/x/net/context) and calls a constructor with a cancel
+    needs=(b'context"',),
+    needs_also=((b"WithCancel", b"WithTimeout", b"WithDeadline"),),
     requires=(FLOW,),
     messages=("discarded", "not-called", "silenced", "deferred-early"),
 )

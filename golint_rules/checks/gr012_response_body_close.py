@@ -252,6 +252,8 @@ analyzer = Analyzer(
     doc=__doc__ or "",
     run=run,
     needs=(b'"net/http"',),
+    # a response comes from Do, Get, Head, Post or PostForm
+    needs_also=((b"Do", b"Get", b"Head", b"Post"),),
     requires=(FLOW,),
     messages=("not-closed", "discarded"),
 )
