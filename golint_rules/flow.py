@@ -976,7 +976,10 @@ class FileFlow:
 
     def _package_level_name(self, name: str) -> bool:
         """Does this file or package declare ``name`` at package level (shadowing an import)?"""
-        return name in self._file_level_names
+        if name in self._file_level_names:
+            return True
+        pkg = self.package
+        return pkg is not None and (name in pkg.funcs or name in pkg.type_names)
 
     @property
     def _file_level_names(self) -> set[str]:
@@ -985,54 +988,41 @@ class FileFlow:
             cached = set()
             for n in parsing.captures(_TOPLEVEL_NAMES_QUERY, self.src.root).get("n", []):
                 cached.add(self.src.text(n))
-            if self.package is not None:
-                cached |= set(self.package.funcs) | set(self.package.type_names)
             self._fln = cached
         return cached
 
     # -- package-level variables and struct fields -----------------------------
     def package_var(self, name: str) -> tuple[SourceFile, ts.Node] | None:
-        """The package-level ``var_spec`` declaring ``name`` in this file or its package."""
-        table = self._package_vars()
-        return table.get(name)
-
-    def _package_vars(self) -> dict[str, tuple[SourceFile, ts.Node]]:
-        if self.package is not None:
-            memo = self.package.memo
-            table = memo.get("flow.package_vars")
-            if table is None:
-                table = {}
-                for f in self.package.files:
-                    table.update({k: v for k, v in _file_vars(f).items() if k not in table})
-                memo["flow.package_vars"] = table
-            return table  # type: ignore[return-value]
-        return _file_vars(self.src)
+        """The package-level ``var_spec`` declaring ``name`` in this file or its package
+        (only the files that can declare ``name`` are read; the first one wins)."""
+        pkg = self.package
+        if pkg is None:
+            return _file_vars(self.src).get(name)
+        for f in pkg.files_naming(name):
+            hit = _package_memo(pkg, "flow.file_vars", f, _file_vars).get(name)
+            if hit is not None:
+                return hit
+        return None
 
     def struct_field_type(self, type_name: str, field_name: str) -> TypeRef | None:
         """The type of ``field_name`` in struct type ``type_name`` of this package."""
-        table = self._struct_fields()
-        entry = table.get(type_name, {}).get(field_name)
+        entry = self.struct_fields_of(type_name).get(field_name)
         if entry is None:
             return None
         f, typ = entry
         return _type_ref_in(f, typ)
 
-    def struct_fields(self) -> dict[str, dict[str, tuple[SourceFile, ts.Node]]]:
-        """{struct type name: {field name: (file, type node)}} of the package (embedded fields by type name)."""
-        return self._struct_fields()
-
-    def _struct_fields(self) -> dict[str, dict[str, tuple[SourceFile, ts.Node]]]:
-        if self.package is not None:
-            memo = self.package.memo
-            table = memo.get("flow.struct_fields")
-            if table is None:
-                table = {}
-                for f in self.package.files:
-                    for k, v in _file_structs(f).items():
-                        table.setdefault(k, v)
-                memo["flow.struct_fields"] = table
-            return table  # type: ignore[return-value]
-        return _file_structs(self.src)
+    def struct_fields_of(self, type_name: str) -> dict[str, tuple[SourceFile, ts.Node]]:
+        """{field name: (file, type node)} of struct type ``type_name`` of this package
+        (embedded fields by type name); only files that can declare the type are read."""
+        pkg = self.package
+        if pkg is None:
+            return _file_structs(self.src).get(type_name, {})
+        for f in pkg.files_naming(type_name):
+            hit = _package_memo(pkg, "flow.file_structs", f, _file_structs).get(type_name)
+            if hit is not None:
+                return hit
+        return {}
 
     # -- types -------------------------------------------------------------------
     def type_ref(self, typ: ts.Node) -> TypeRef | None:
@@ -1140,6 +1130,16 @@ _VARS_QUERY = """
 _STRUCTS_QUERY = """
 (type_spec name: (type_identifier) @name type: (struct_type) @struct)
 """
+
+
+def _package_memo(pkg: Package, what: str, f: SourceFile, build):
+    """``build(f)``, once per file of a package."""
+    memo = pkg.memo.setdefault(what, {})
+    assert isinstance(memo, dict)
+    got = memo.get(id(f))
+    if got is None:
+        got = memo[id(f)] = build(f)
+    return got
 
 
 def _file_vars(f: SourceFile) -> dict[str, tuple[SourceFile, ts.Node]]:

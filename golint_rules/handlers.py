@@ -322,7 +322,7 @@ def resolve_func_value(pkg: Package, src: SourceFile, node: ts.Node) -> str | No
     if src.qualified(node) is not None:
         return None  # otherpkg.Func
     method = src.text(field)
-    owners = [t for (t, m) in pkg.methods if m == method]
+    owners = [d.receiver for d in pkg.methods_named(method)]
     if not owners:
         return None
     tname = value_type(pkg, src, operand)
@@ -409,7 +409,6 @@ def handlers_in(pkg: Package, src: SourceFile) -> list[Handler]:
     """Every handler whose body is in ``src`` (declarations, methods, literals), in order."""
     found: dict[int, Handler] = {}
     decls = {d.node.start_byte: d for d in pkg.decls_in(src)}
-    registered = pkg.registered
     literal_routes: dict[int, str | None] = {}
     for rc in route_calls(pkg, src):
         for arg in rc.handler_args:
@@ -422,7 +421,7 @@ def handlers_in(pkg: Package, src: SourceFile) -> list[Handler]:
         kind = signature_kind(src, fn)
         decl = decls.get(fn.start_byte) if fn.type != "func_literal" else None
         if kind is None:
-            if decl is not None and decl.key in registered and handler_like(src, fn):
+            if decl is not None and handler_like(src, fn) and pkg.is_registered(decl.key):
                 kind = "registered"
             elif fn.type == "func_literal" and fn.start_byte in literal_routes and handler_like(src, fn):
                 kind = "registered"

@@ -18,7 +18,9 @@ Indexed once per package, lazily, each by one tree-sitter query per file:
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Set as AbstractSet
 from functools import cached_property
 
 import tree_sitter as ts
@@ -100,47 +102,229 @@ class Registration:
     call: ts.Node  # the registration call (or HandlerFunc conversion)
 
 
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") | frozenset(range(0x80, 0x100))
+_NOT_BEFORE = _WORD | frozenset(b'."/')
+_NOT_AFTER = _WORD | frozenset(b".")
+_SPACE = frozenset(b" \t\r\n")
+
+
+def can_name(data: bytes, name: bytes) -> bool:
+    """Could ``data`` declare ``name``? Some occurrence is a whole word that is not
+    used as a selector, an import path or a qualifier (``x.name``, ``"a/name"``, ``name.X``).
+    A sound prefilter: every declaration of ``name`` is such an occurrence."""
+    find, n, size = data.find, len(name), len(data)
+    i = find(name)
+    while i >= 0:
+        if (i == 0 or data[i - 1] not in _NOT_BEFORE) and (i + n >= size or data[i + n] not in _NOT_AFTER):
+            return True
+        i = find(name, i + 1)
+    return False
+
+
+def can_declare_func(data: bytes, name: bytes) -> bool:
+    """Could ``data`` declare the package function ``name``: ``func name`` (spaces,
+    newlines and ``/* */`` comments allowed between), ``name`` a whole word."""
+    find, n, size = data.find, len(name), len(data)
+    i = find(name)
+    while i >= 0:
+        if i + n >= size or data[i + n] not in _WORD:
+            j = i - 1
+            while j >= 0:
+                while j >= 0 and data[j] in _SPACE:
+                    j -= 1
+                if j >= 1 and data[j - 1] == 0x2A and data[j] == 0x2F:  # "*/": skip the comment
+                    k = data.rfind(b"/*", 0, j - 1)
+                    if k < 0:
+                        break
+                    j = k - 1
+                    continue
+                break
+            if j >= 3 and j < i - 1 and data[j - 3 : j + 1] == b"func" and (j < 4 or data[j - 4] not in _WORD):
+                return True
+        i = find(name, i + 1)
+    return False
+
+
+@dataclass(slots=True)
+class _FileDecls:
+    """The declarations of one file (the package view parses a file only when asked)."""
+
+    funcs: dict[str, FuncDecl]
+    methods: dict[tuple[str, str], FuncDecl]
+    types: set[str]
+    decls: list[FuncDecl]  # every function and method declaration, in document order
+    starts: list[int]
+
+
+class _Funcs(Mapping[str, FuncDecl]):
+    """``Package.funcs``: a name is looked up in the files that can declare it."""
+
+    def __init__(self, pkg: "Package") -> None:
+        self._pkg = pkg
+
+    def __getitem__(self, name: str) -> FuncDecl:
+        hit = self._pkg._find(("func", name), can_declare_func, name, lambda d: d.funcs.get(name))
+        if hit is None:
+            raise KeyError(name)
+        return hit
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pkg._full()[0])
+
+    def __len__(self) -> int:
+        return len(self._pkg._full()[0])
+
+
+class _Methods(Mapping[tuple[str, str], FuncDecl]):
+    """``Package.methods``: ``(receiver type, name)`` looked up in the files naming the method."""
+
+    def __init__(self, pkg: "Package") -> None:
+        self._pkg = pkg
+
+    def __getitem__(self, key: tuple[str, str]) -> FuncDecl:
+        recv, name = key
+        hit = self._pkg._find(("method", recv, name), can_name, name, lambda d: d.methods.get(key))
+        if hit is None:
+            raise KeyError(key)
+        return hit
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._pkg._full()[1])
+
+    def __len__(self) -> int:
+        return len(self._pkg._full()[1])
+
+
+class _TypeNames(AbstractSet[str]):
+    """``Package.type_names``: every ``type`` spec of the package, looked up lazily."""
+
+    def __init__(self, pkg: "Package") -> None:
+        self._pkg = pkg
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        return self._pkg._find(("type", name), can_name, name, lambda d: name if name in d.types else None) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pkg._full()[2])
+
+    def __len__(self) -> int:
+        return len(self._pkg._full()[2])
+
+
 @dataclass
 class Package:
-    """The files of one directory that belong to the same Go package."""
+    """The files of one directory that belong to the same Go package.
+
+    Lazy by design: a question about one name (``funcs.get("load")``, ``"API" in
+    type_names``, ``methods_named("get")``) parses only the files whose bytes can
+    declare that name (a word ``load`` not used as a selector or path; for functions
+    ``func load``). Iterating ``funcs``/``methods``/``type_names`` indexes every file.
+    First declaration wins, in file order, as the compiler would report the others.
+    """
 
     directory: str
     name: str
     files: list[SourceFile] = field(default_factory=list)
 
     @cached_property
-    def funcs(self) -> dict[str, FuncDecl]:
+    def funcs(self) -> Mapping[str, FuncDecl]:
         """Package-level functions by name."""
-        self._index()
-        return self._funcs
+        return _Funcs(self)
 
     @cached_property
-    def methods(self) -> dict[tuple[str, str], FuncDecl]:
+    def methods(self) -> Mapping[tuple[str, str], FuncDecl]:
         """Methods by (receiver type name, method name)."""
-        self._index()
-        return self._methods
-
-    def _index(self) -> None:
-        if hasattr(self, "_funcs"):
-            return
-        self._funcs: dict[str, FuncDecl] = {}
-        self._methods: dict[tuple[str, str], FuncDecl] = {}
-        for f in self.files:
-            for _, m in parsing.matches(FUNCS_QUERY, f.root):
-                name = f.text(m["name"][0])
-                if "func" in m:
-                    self._funcs.setdefault(name, FuncDecl(name, None, f, m["func"][0]))
-                else:
-                    recv = f.text(m["recv"][0])
-                    self._methods.setdefault((recv, name), FuncDecl(name, recv, f, m["method"][0]))
+        return _Methods(self)
 
     @cached_property
-    def type_names(self) -> set[str]:
-        out: set[str] = set()
-        for f in self.files:
-            for n in parsing.captures("(type_spec name: (type_identifier) @t)", f.root).get("t", []):
-                out.add(f.text(n))
-        return out
+    def type_names(self) -> AbstractSet[str]:
+        """Names of the package's type specs (package level and local)."""
+        return _TypeNames(self)
+
+    # -- lazy per-file index ------------------------------------------------
+    def decls(self, file: SourceFile) -> _FileDecls:
+        """The declarations of one file, indexed once (parses the file)."""
+        memo = self.memo.setdefault("package.decls", {})
+        assert isinstance(memo, dict)
+        got = memo.get(id(file))
+        if got is None:
+            funcs: dict[str, FuncDecl] = {}
+            methods: dict[tuple[str, str], FuncDecl] = {}
+            decls: list[FuncDecl] = []
+            for _, m in parsing.matches(FUNCS_QUERY, file.root):
+                name = file.text(m["name"][0])
+                if "func" in m:
+                    d = FuncDecl(name, None, file, m["func"][0])
+                    funcs.setdefault(name, d)
+                else:
+                    d = FuncDecl(name, file.text(m["recv"][0]), file, m["method"][0])
+                    methods.setdefault((d.receiver, name), d)  # type: ignore[arg-type]
+                decls.append(d)
+            decls.sort(key=lambda d: d.node.start_byte)
+            types = {file.text(n) for n in parsing.captures("(type_spec name: (type_identifier) @t)", file.root).get("t", [])}
+            got = memo[id(file)] = _FileDecls(funcs, methods, types, decls, [d.node.start_byte for d in decls])
+        return got
+
+    def files_naming(self, name: str, test=None) -> list[SourceFile]:
+        """The files whose bytes can declare ``name`` (:func:`can_name`, or ``test``), in order."""
+        test = test or can_name
+        memo = self.memo.setdefault("package.naming", {})
+        assert isinstance(memo, dict)
+        key = (test, name)
+        got = memo.get(key)
+        if got is None:
+            raw = name.encode()
+            got = memo[key] = [f for f in self.files if test(f.data, raw)]
+        return got
+
+    def _find(self, key: tuple, pattern, name: str, pick):
+        memo = self.memo.setdefault("package.find", {})
+        assert isinstance(memo, dict)
+        if key in memo:
+            return memo[key]
+        hit = None
+        for f in self.files_naming(name, pattern):
+            hit = pick(self.decls(f))
+            if hit is not None:
+                break
+        memo[key] = hit
+        return hit
+
+    def _full(self) -> tuple[dict[str, FuncDecl], dict[tuple[str, str], FuncDecl], set[str]]:
+        full = self.memo.get("package.full")
+        if full is None:
+            funcs: dict[str, FuncDecl] = {}
+            methods: dict[tuple[str, str], FuncDecl] = {}
+            types: set[str] = set()
+            for f in self.files:
+                d = self.decls(f)
+                for k, v in d.funcs.items():
+                    funcs.setdefault(k, v)
+                for mk, mv in d.methods.items():
+                    methods.setdefault(mk, mv)
+                types |= d.types
+            full = self.memo["package.full"] = (funcs, methods, types)
+        return full  # type: ignore[return-value]
+
+    def methods_named(self, name: str) -> list[FuncDecl]:
+        """Every method called ``name`` (one per receiver type), in file order."""
+        out: dict[tuple[str, str], FuncDecl] = {}
+        for f in self.files_naming(name):
+            for (recv, m), d in self.decls(f).methods.items():
+                if m == name:
+                    out.setdefault((recv, m), d)
+        return list(out.values())
+
+    def methods_of(self, type_name: str) -> list[FuncDecl]:
+        """Every method declared on ``type_name`` (its receiver names it), in file order."""
+        out: dict[tuple[str, str], FuncDecl] = {}
+        for f in self.files_naming(type_name):
+            for (recv, m), d in self.decls(f).methods.items():
+                if recv == type_name:
+                    out.setdefault((recv, m), d)
+        return list(out.values())
 
     def lookup(self, key: str) -> FuncDecl | None:
         """A function (``name``) or method (``Type.name``) of the package."""
@@ -151,16 +335,15 @@ class Package:
 
     def decls_in(self, file: SourceFile) -> list[FuncDecl]:
         """The function and method declarations of one file, in document order."""
-        return self._by_file.get(id(file), [])
+        return self.decls(file).decls
 
-    @cached_property
-    def _by_file(self) -> dict[int, list[FuncDecl]]:
-        out: dict[int, list[FuncDecl]] = {}
-        for d in (*self.funcs.values(), *self.methods.values()):
-            out.setdefault(id(d.file), []).append(d)
-        for decls in out.values():
-            decls.sort(key=lambda d: d.node.start_byte)
-        return out
+    def enclosing_decl(self, file: SourceFile, node: ts.Node) -> FuncDecl | None:
+        """The function or method declaration of ``file`` whose text holds ``node``."""
+        d = self.decls(file)
+        i = bisect.bisect_right(d.starts, node.start_byte) - 1
+        if i < 0 or node.end_byte > d.decls[i].node.end_byte:
+            return None  # outside any declaration (a package-level var)
+        return d.decls[i]
 
     # -- calls by name ------------------------------------------------------
     @cached_property
@@ -170,68 +353,63 @@ class Package:
         Counted: ``helper(...)`` where ``helper`` is a package function not
         shadowed by a local, and ``recv.m(...)`` where ``recv`` is the enclosing
         method's receiver and its type has method ``m``. Calls inside function
-        literals count for the declaration that contains them.
+        literals count for the declaration that contains them. (Indexes every file;
+        checks ask :meth:`callee` about one call instead.)
         """
-        self._index_calls()
-        return self._calls
-
-    def callee(self, file: SourceFile, call: ts.Node) -> FuncDecl | None:
-        """The package function a ``call_expression`` calls by name, or None."""
-        self._index_calls()
-        key = self._call_at.get((id(file), call.start_byte, call.end_byte))
-        return self.lookup(key) if key else None
-
-    def _index_calls(self) -> None:
-        if hasattr(self, "_calls"):
-            return
-        from .source import lookup as lookup_decl
-
-        self._calls: dict[str, list[Call]] = {}
-        self._call_at: dict[tuple[int, int, int], str] = {}
-        funcs, methods = self.funcs, self.methods
-        method_names = {name for _, name in methods}
+        out: dict[str, list[Call]] = {}
         for f in self.files:
-            decls = self.decls_in(f)
-            if not decls:
-                continue
-            starts = [d.node.start_byte for d in decls]
             for _, m in parsing.matches(CALLS_QUERY, f.root):
                 call = m["call"][0]
-                fn = f.text(m["fn"][0])
-                recv_nodes = m.get("recv")
-                if recv_nodes is None and fn not in funcs:
-                    continue
-                if recv_nodes is not None and fn not in method_names:
-                    continue
-                i = bisect.bisect_right(starts, call.start_byte) - 1
-                if i < 0 or call.end_byte > decls[i].node.end_byte:
-                    continue  # a call outside any declaration (package-level var)
-                caller = decls[i]
-                if recv_nodes is None:
-                    ident = m["fn"][0]
-                    if lookup_decl(f, ident, fn) is not None:
-                        continue  # a local shadows the package function
-                    callee = fn
-                else:
-                    rname = caller.receiver_name
-                    if rname is None or f.text(recv_nodes[0]) != rname:
-                        continue
-                    decl = lookup_decl(f, recv_nodes[0], rname)
-                    if decl is None or decl.parent is None or decl.parent.type != "parameter_list" or (
-                        decl.parent != caller.node.child_by_field_name("receiver")
-                    ):
-                        continue  # a local shadows the receiver
-                    if (caller.receiver, fn) not in methods:
-                        continue
-                    callee = f"{caller.receiver}.{fn}"
-                c = Call(caller.key, callee, f, call)
-                self._calls.setdefault(caller.key, []).append(c)
-                self._call_at[(id(f), call.start_byte, call.end_byte)] = callee
+                callee = self.callee(f, call)
+                if callee is not None:
+                    caller = self.enclosing_decl(f, call)
+                    assert caller is not None
+                    out.setdefault(caller.key, []).append(Call(caller.key, callee.key, f, call))
+        return out
+
+    def callee(self, file: SourceFile, call: ts.Node) -> FuncDecl | None:
+        """The package function a ``call_expression`` calls by name, or None.
+
+        ``helper(...)`` (a package function not shadowed by a local) or ``recv.m(...)``
+        where ``recv`` is the enclosing method's own receiver and its type has ``m``;
+        only calls inside a function or method declaration.
+        """
+        from .source import lookup as lookup_decl
+
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return None
+        if fn.type == "identifier":
+            name = file.text(fn)
+            decl = self.funcs.get(name)
+            if decl is None or self.enclosing_decl(file, call) is None:
+                return None
+            return decl if lookup_decl(file, fn, name) is None else None
+        if fn.type != "selector_expression":
+            return None
+        operand, field_ = fn.child_by_field_name("operand"), fn.child_by_field_name("field")
+        if operand is None or field_ is None or operand.type != "identifier" or field_.type != "field_identifier":
+            return None
+        name = file.text(field_)
+        if not self.methods_named(name):
+            return None
+        caller = self.enclosing_decl(file, call)
+        if caller is None:
+            return None
+        rname = caller.receiver_name
+        if rname is None or file.text(operand) != rname:
+            return None
+        decl = lookup_decl(file, operand, rname)
+        if decl is None or decl.parent is None or decl.parent.type != "parameter_list" or (
+            decl.parent != caller.node.child_by_field_name("receiver")
+        ):
+            return None  # a local shadows the receiver
+        return self.methods.get((caller.receiver, name))  # type: ignore[arg-type]
 
     # -- route registrations ------------------------------------------------
     @cached_property
     def registered(self) -> dict[str, list[Registration]]:
-        """Handler key -> where it is passed by name to a route registration."""
+        """Handler key -> where it is passed by name to a route registration (every file)."""
         from .handlers import registrations
 
         out: dict[str, list[Registration]] = {}
@@ -239,6 +417,14 @@ class Package:
             for reg in registrations(self, f):
                 out.setdefault(reg.callee, []).append(reg)
         return out
+
+    def is_registered(self, key: str) -> bool:
+        """Is the function or method ``key`` passed by name to a route registration?
+        Only files that name it are read."""
+        from .handlers import registrations
+
+        name = key.rpartition(".")[2]
+        return any(reg.callee == key for f in self.files_naming(name) for reg in registrations(self, f))
 
     def callable_from(self, file: SourceFile) -> list[SourceFile]:
         """The files whose functions ``file`` can call: all of them from a ``_test.go``
@@ -248,6 +434,16 @@ class Package:
     def any_file_contains(self, files: list[SourceFile], tokens: tuple[bytes, ...]) -> bool:
         """Byte prefilter over several files of the package (no parsing)."""
         return any(tok in f.data for f in files for tok in tokens)
+
+    def file_matches(self, file: SourceFile, pattern: "re.Pattern[bytes]") -> bool:
+        """``pattern.search(file.data)``, once per file and pattern (package prefilters ask often)."""
+        memo = self.memo.setdefault("package.file_matches", {})
+        assert isinstance(memo, dict)
+        key = (id(file), pattern)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = pattern.search(file.data) is not None
+        return hit
 
     @cached_property
     def memo(self) -> dict[str, object]:

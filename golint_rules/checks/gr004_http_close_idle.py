@@ -368,16 +368,17 @@ def type_closes_field(p: Pass, ff: FileFlow, typ: str, fieldname: str) -> bool:
     pkg = p.package
     if typ not in pkg.type_names:
         return True  # not a struct of this package we can see: stay silent
-    if not any(recv == typ for recv, _ in pkg.methods):
+    methods = pkg.methods_of(typ)
+    if not methods:
         return True
-    entry = ff.struct_fields().get(typ, {}).get(fieldname)
+    entry = ff.struct_fields_of(typ).get(fieldname)
     if entry is not None:
         decl = entry[1].parent
         if decl is not None and decl.type == "field_declaration" and not decl.children_by_field_name("name"):
             return True  # embedded *http.Client / *http.Transport
     pattern = re.compile(rb"\." + re.escape(fieldname.encode()) + rb"\b")
-    for (recv, _name), decl in pkg.methods.items():
-        if recv != typ or decl.body is None:
+    for decl in methods:
+        if decl.body is None:
             continue
         body = decl.file.data[decl.body.start_byte : decl.body.end_byte]
         if CLOSE.encode() in body and pattern.search(body):

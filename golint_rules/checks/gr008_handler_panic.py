@@ -446,11 +446,16 @@ def package_gate(src: SourceFile, pkg: Package, options: dict[str, Any]) -> bool
     ends = END_TOKENS + tuple(
         str(e).rpartition(".")[2].encode() for e in options.get("exit-functions", []) or [] if str(e).rpartition(".")[2]
     )
-    if not pkg.any_file_contains(pkg.callable_from(src), ends):
+    memo = pkg.memo.setdefault("gr008.ends", {})
+    assert isinstance(memo, dict)
+    key = (src.is_test and src, ends)  # non-test files all see the same callable files
+    if key not in memo:
+        memo[key] = pkg.any_file_contains(pkg.callable_from(src), ends)
+    if not memo[key]:
         return False
     if any(tok in src.data for tok in SIGNATURE_TOKENS):
         return True
-    return any(ROUTE_CALL_RE.search(f.data) for f in pkg.files)
+    return any(pkg.file_matches(f, ROUTE_CALL_RE) for f in pkg.files)
 
 
 analyzer = Analyzer(

@@ -210,7 +210,7 @@ def handed_off(p: Pass, ff: FileFlow, fn: FuncFlow, u: Use) -> bool:
     if recv is None and name in pkg.funcs:
         decls.append(pkg.funcs[name])
     elif recv is not None:
-        decls.extend(d for (_r, m), d in pkg.methods.items() if m == name)
+        decls.extend(pkg.methods_named(name))
     if not decls:
         return True  # a function value or a method of another package's type: cannot know
     for d in decls:
