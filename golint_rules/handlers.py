@@ -65,6 +65,9 @@ _FUNCS_QUERY = """
 (method_declaration) @fn
 (func_literal) @fn
 """
+#: The bytes of a call ``x.NAME(`` for a route method NAME: a file without one has no
+#: route registration (the prefilter of :func:`route_calls`, and GR008's package gate).
+ROUTE_CALL_RE = re.compile(rb"\.\s*(?:" + "|".join(sorted(ROUTE_NAMES)).encode() + rb")\s*\(")
 _HTTP_METHOD_RE = re.compile(r"^[A-Z]+$")
 _MUX_PATTERN_RE = re.compile(r"^(?:[A-Z]+ +)?(?:[\w.-]+)?/")  # ServeMux (Go 1.22): "GET /x", "host/x", "/x"
 
@@ -277,7 +280,7 @@ def route_calls(pkg: Package, src: SourceFile) -> list[RouteCall]:
     if key in memo:
         return memo[key]
     out: list[RouteCall] = []
-    if any(tok in src.data for tok in (b"Handle", b"GET", b"Get", b"Post", b"POST", b"NotFound", b"NoRoute", b"Method", b"Add", b"Match", b"Any", b"All", b"Put", b"PUT", b"Delete", b"DELETE", b"Patch", b"PATCH", b"Options", b"OPTIONS", b"Head", b"HEAD", b"Connect", b"Trace", b"NoMethod", b"CONNECT", b"TRACE")):
+    if pkg.file_matches(src, ROUTE_CALL_RE):
         for _, m in parsing.matches(_ROUTE_QUERY, src.root):
             call = m["call"][0]
             args = [a for a in m["args"][0].named_children if a.type != "comment"]
@@ -405,37 +408,73 @@ def decl_name(decl: FuncDecl) -> str:
     return f"{decl.receiver}.{decl.name}" if decl.receiver else decl.name
 
 
+def _literal_routes(pkg: Package, src: SourceFile) -> dict[int, str | None]:
+    """Start byte of each func literal passed to a route registration in ``src`` -> its route."""
+    memo = pkg.memo.setdefault("handlers.literal_routes", {})
+    assert isinstance(memo, dict)
+    got = memo.get(id(src))
+    if got is None:
+        got = {}
+        for rc in route_calls(pkg, src):
+            for arg in rc.handler_args:
+                arg = _unwrap(arg)
+                if arg.type == "func_literal":
+                    got[arg.start_byte] = rc.label
+        memo[id(src)] = got
+    return got
+
+
+def handler_at(pkg: Package, src: SourceFile, fn: ts.Node) -> Handler | None:
+    """``fn`` (a function or method declaration or a func literal of ``src``) as a handler, or None."""
+    if fn.child_by_field_name("body") is None:
+        return None
+    kind = signature_kind(src, fn)
+    decl = None
+    if fn.type != "func_literal":
+        decl = next((d for d in pkg.decls_in(src) if d.node.start_byte == fn.start_byte), None)
+    literal_routes = _literal_routes(pkg, src) if fn.type == "func_literal" else {}
+    if kind is None:
+        if decl is not None and handler_like(src, fn) and pkg.is_registered(decl.key):
+            kind = "registered"
+        elif fn.type == "func_literal" and fn.start_byte in literal_routes and handler_like(src, fn):
+            kind = "registered"
+    if kind is None:
+        return None
+    if fn.type == "func_literal":
+        name = literal_name(pkg, src, fn, literal_routes.get(fn.start_byte))
+    elif decl is not None:
+        name = decl_name(decl)
+    else:
+        n = fn.child_by_field_name("name")
+        name = src.text(n) if n is not None else "handler"
+    return Handler(fn, name, kind, src)
+
+
 def handlers_in(pkg: Package, src: SourceFile) -> list[Handler]:
     """Every handler whose body is in ``src`` (declarations, methods, literals), in order."""
-    found: dict[int, Handler] = {}
-    decls = {d.node.start_byte: d for d in pkg.decls_in(src)}
-    literal_routes: dict[int, str | None] = {}
-    for rc in route_calls(pkg, src):
-        for arg in rc.handler_args:
-            arg = _unwrap(arg)
-            if arg.type == "func_literal":
-                literal_routes[arg.start_byte] = rc.label
+    out: list[Handler] = []
     for fn in parsing.captures(_FUNCS_QUERY, src.root).get("fn", []):
-        if fn.child_by_field_name("body") is None:
-            continue
-        kind = signature_kind(src, fn)
-        decl = decls.get(fn.start_byte) if fn.type != "func_literal" else None
-        if kind is None:
-            if decl is not None and handler_like(src, fn) and pkg.is_registered(decl.key):
-                kind = "registered"
-            elif fn.type == "func_literal" and fn.start_byte in literal_routes and handler_like(src, fn):
-                kind = "registered"
-        if kind is None:
-            continue
-        if fn.type == "func_literal":
-            name = literal_name(pkg, src, fn, literal_routes.get(fn.start_byte))
-        elif decl is not None:
-            name = decl_name(decl)
-        else:
-            n = fn.child_by_field_name("name")
-            name = src.text(n) if n is not None else "handler"
-        found[fn.start_byte] = Handler(fn, name, kind, src)
-    return [found[k] for k in sorted(found)]
+        h = handler_at(pkg, src, fn)
+        if h is not None:
+            out.append(h)
+    out.sort(key=lambda h: h.node.start_byte)
+    return out
+
+
+def enclosing_handler(pkg: Package, src: SourceFile, node: ts.Node) -> Handler | None:
+    """The innermost handler whose body holds ``node``."""
+    memo = pkg.memo.setdefault("handlers.at", {})
+    assert isinstance(memo, dict)
+    p = node.parent
+    while p is not None:
+        if p.type in ("func_literal", "function_declaration", "method_declaration"):
+            key = (id(src), p.start_byte, p.end_byte)
+            if key not in memo:
+                memo[key] = handler_at(pkg, src, p)
+            if memo[key] is not None:
+                return memo[key]
+        p = p.parent
+    return None
 
 
 def literal_name(pkg: Package, src: SourceFile, lit: ts.Node, route: str | None) -> str:

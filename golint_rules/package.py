@@ -421,10 +421,18 @@ class Package:
     def is_registered(self, key: str) -> bool:
         """Is the function or method ``key`` passed by name to a route registration?
         Only files that name it are read."""
-        from .handlers import registrations
+        from .handlers import ROUTE_CALL_RE, registrations
 
-        name = key.rpartition(".")[2]
-        return any(reg.callee == key for f in self.files_naming(name) for reg in registrations(self, f))
+        route_files = self.memo.get("package.route_files")
+        if route_files is None:
+            route_files = self.memo["package.route_files"] = [f for f in self.files if self.file_matches(f, ROUTE_CALL_RE)]
+        name = key.rpartition(".")[2].encode()
+        return any(
+            reg.callee == key
+            for f in route_files  # type: ignore[attr-defined]
+            if can_name(f.data, name)
+            for reg in registrations(self, f)
+        )
 
     def callable_from(self, file: SourceFile) -> list[SourceFile]:
         """The files whose functions ``file`` can call: all of them from a ``_test.go``

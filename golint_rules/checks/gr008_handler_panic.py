@@ -89,7 +89,6 @@ call or the line above.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import tree_sitter as ts
@@ -97,7 +96,7 @@ import tree_sitter as ts
 from .. import parsing
 from ..analysis import Analyzer, Pass
 from ..flow import FileFlow
-from ..handlers import ROUTE_NAMES, Handler, decl_name, handlers_in
+from ..handlers import ROUTE_CALL_RE, Handler, decl_name, handlers_in
 from ..package import FuncDecl, Package
 from ..source import SourceFile, lookup
 
@@ -428,8 +427,6 @@ def run(pass_: Pass) -> None:
 END_TOKENS = (b"panic", b"Panic", b"Fatal", b"Exit")
 #: A handler by signature names ResponseWriter (net/http, ServeHTTP) or imports its framework.
 SIGNATURE_TOKENS = (b"ResponseWriter", b"gin-gonic/gin", b"labstack/echo", b"gofiber/fiber")
-#: ``x.GET(`` / ``r.HandleFunc(`` / ``http.HandlerFunc(``: the calls handlers.route_calls reads.
-ROUTE_CALL_RE = re.compile(rb"\.\s*(?:" + "|".join(sorted(ROUTE_NAMES)).encode() + rb")\s*\(")
 
 
 def package_gate(src: SourceFile, pkg: Package, options: dict[str, Any]) -> bool:
