@@ -44,9 +44,9 @@ class Analyzer:
     #: one token of each group (``needs=(b'"net/http"',), needs_also=((b"Transport", b"Clone"),)``:
     #: imports net/http *and* names a transport).
     needs_also: tuple[tuple[bytes, ...], ...] = ()
-    #: A package-level prefilter, still before any parsing: ``gate(file, package, options)``
-    #: may read the bytes of the other files of the package (``Package.files``), never
-    #: their trees. GR008: some file the handler can call holds a panic or exit token.
+    #: A package-level prefilter, before the file is parsed: ``gate(file, package, options)``
+    #: reads the bytes of the package's files (``Package.files``) and, where that is cheaper
+    #: than analysing every file, a few of their trees (GR008: the route registrations).
     package_gate: "Callable[[SourceFile, Package, dict[str, Any]], bool] | None" = None
     #: tree-sitter-go node kinds (``defer_statement``) at least one of which the file must
     #: contain for the check to fire (empty: no such gate). Both engines apply the same gate:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import tree_sitter as ts
 
 from . import parsing
-from .package import FuncDecl, Package, Registration
+from .package import FuncDecl, Package, Registration, can_declare_func, can_name
 from .source import SourceFile, lookup
 
 NET_HTTP = "net/http"
@@ -431,7 +431,7 @@ def handler_at(pkg: Package, src: SourceFile, fn: ts.Node) -> Handler | None:
     kind = signature_kind(src, fn)
     decl = None
     if fn.type != "func_literal":
-        decl = next((d for d in pkg.decls_in(src) if d.node.start_byte == fn.start_byte), None)
+        decl = pkg.decls(src).by_start.get(fn.start_byte)
     literal_routes = _literal_routes(pkg, src) if fn.type == "func_literal" else {}
     if kind is None:
         if decl is not None and handler_like(src, fn) and pkg.is_registered(decl.key):
@@ -448,6 +448,27 @@ def handler_at(pkg: Package, src: SourceFile, fn: ts.Node) -> Handler | None:
         n = fn.child_by_field_name("name")
         name = src.text(n) if n is not None else "handler"
     return Handler(fn, name, kind, src)
+
+
+#: A handler by signature names ResponseWriter (net/http, ServeHTTP) or imports its framework.
+SIGNATURE_TOKENS = (b"ResponseWriter", b"gin-gonic/gin", b"labstack/echo", b"gofiber/fiber")
+
+
+def may_hold_handler(pkg: Package, src: SourceFile) -> bool:
+    """Can ``src`` hold a handler? Its bytes name a handler signature's type, or it passes a
+    func literal to a route registration, or it can declare a function or method that the
+    package registers by name. Reads bytes, and parses only the package's route files."""
+    if any(tok in src.data for tok in SIGNATURE_TOKENS):
+        return True
+    if not pkg.route_files():
+        return False
+    if pkg.file_matches(src, ROUTE_CALL_RE) and _literal_routes(pkg, src):
+        return True
+    for key in pkg.registered:
+        recv, _, name = key.rpartition(".")
+        if (can_name if recv else can_declare_func)(src.data, name.encode()):
+            return True
+    return False
 
 
 def handlers_in(pkg: Package, src: SourceFile) -> list[Handler]:

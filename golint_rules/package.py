@@ -154,6 +154,7 @@ class _FileDecls:
     types: set[str]
     decls: list[FuncDecl]  # every function and method declaration, in document order
     starts: list[int]
+    by_start: dict[int, FuncDecl]
 
 
 class _Funcs(Mapping[str, FuncDecl]):
@@ -264,7 +265,9 @@ class Package:
                 decls.append(d)
             decls.sort(key=lambda d: d.node.start_byte)
             types = {file.text(n) for n in parsing.captures("(type_spec name: (type_identifier) @t)", file.root).get("t", [])}
-            got = memo[id(file)] = _FileDecls(funcs, methods, types, decls, [d.node.start_byte for d in decls])
+            got = memo[id(file)] = _FileDecls(
+                funcs, methods, types, decls, [d.node.start_byte for d in decls], {d.node.start_byte: d for d in decls}
+            )
         return got
 
     def files_naming(self, name: str, test=None) -> list[SourceFile]:
@@ -407,32 +410,31 @@ class Package:
         return self.methods.get((caller.receiver, name))  # type: ignore[arg-type]
 
     # -- route registrations ------------------------------------------------
+    def route_files(self) -> list[SourceFile]:
+        """The files with a call ``x.GET(`` / ``r.HandleFunc(`` / ``http.HandlerFunc(``...
+        (bytes only): no other file registers a route."""
+        from .handlers import ROUTE_CALL_RE
+
+        got = self.memo.get("package.route_files")
+        if got is None:
+            got = self.memo["package.route_files"] = [f for f in self.files if self.file_matches(f, ROUTE_CALL_RE)]
+        return got  # type: ignore[return-value]
+
     @cached_property
     def registered(self) -> dict[str, list[Registration]]:
-        """Handler key -> where it is passed by name to a route registration (every file)."""
+        """Handler key -> where it is passed by name to a route registration (parses the
+        package's route files, once)."""
         from .handlers import registrations
 
         out: dict[str, list[Registration]] = {}
-        for f in self.files:
+        for f in self.route_files():
             for reg in registrations(self, f):
                 out.setdefault(reg.callee, []).append(reg)
         return out
 
     def is_registered(self, key: str) -> bool:
-        """Is the function or method ``key`` passed by name to a route registration?
-        Only files that name it are read."""
-        from .handlers import ROUTE_CALL_RE, registrations
-
-        route_files = self.memo.get("package.route_files")
-        if route_files is None:
-            route_files = self.memo["package.route_files"] = [f for f in self.files if self.file_matches(f, ROUTE_CALL_RE)]
-        name = key.rpartition(".")[2].encode()
-        return any(
-            reg.callee == key
-            for f in route_files  # type: ignore[attr-defined]
-            if can_name(f.data, name)
-            for reg in registrations(self, f)
-        )
+        """Is the function or method ``key`` passed by name to a route registration?"""
+        return key in self.registered
 
     def callable_from(self, file: SourceFile) -> list[SourceFile]:
         """The files whose functions ``file`` can call: all of them from a ``_test.go``

@@ -96,7 +96,7 @@ import tree_sitter as ts
 from .. import parsing
 from ..analysis import Analyzer, Pass
 from ..flow import FileFlow
-from ..handlers import ROUTE_CALL_RE, Handler, decl_name, handlers_in
+from ..handlers import Handler, decl_name, handlers_in, may_hold_handler
 from ..package import FuncDecl, Package
 from ..source import SourceFile, lookup
 
@@ -425,18 +425,14 @@ def run(pass_: Pass) -> None:
 #: Every form GR008 reports ends in one of these: panic, log.Panic*, log.Fatal*, os.Exit
 #: (the names of the configured exit-functions are added).
 END_TOKENS = (b"panic", b"Panic", b"Fatal", b"Exit")
-#: A handler by signature names ResponseWriter (net/http, ServeHTTP) or imports its framework.
-SIGNATURE_TOKENS = (b"ResponseWriter", b"gin-gonic/gin", b"labstack/echo", b"gofiber/fiber")
-
-
 def package_gate(src: SourceFile, pkg: Package, options: dict[str, Any]) -> bool:
-    """Bytes only, before any parsing: can GR008 report in ``src``?
+    """Before ``src`` is parsed: can GR008 report in it?
 
     A finding needs (1) a panicking or exiting call in ``src`` or in a helper ``src`` can
-    call (a file of the package; a non-test file cannot call into ``_test.go`` files), and
-    (2) a handler in ``src``: one whose signature names ``ResponseWriter`` or a framework
-    this file imports, or a function or literal passed to a route registration somewhere
-    in the package. Most files of most packages fail (1) or (2) and are never parsed for GR008.
+    call (bytes of the package's files; a non-test file cannot call into ``_test.go``
+    files), and (2) a handler in ``src`` (:func:`~golint_rules.handlers.may_hold_handler`:
+    bytes, plus the package's route registrations, read once from the files that have a
+    route call). Most files of most packages fail (1) or (2) and are never parsed for GR008.
     """
     if src.is_test and not options.get("test-files", False):
         return False
@@ -450,9 +446,7 @@ def package_gate(src: SourceFile, pkg: Package, options: dict[str, Any]) -> bool
         memo[key] = pkg.any_file_contains(pkg.callable_from(src), ends)
     if not memo[key]:
         return False
-    if any(tok in src.data for tok in SIGNATURE_TOKENS):
-        return True
-    return any(pkg.file_matches(f, ROUTE_CALL_RE) for f in pkg.files)
+    return may_hold_handler(pkg, src)
 
 
 analyzer = Analyzer(
