@@ -65,9 +65,16 @@ _FUNCS_QUERY = """
 (method_declaration) @fn
 (func_literal) @fn
 """
-#: The bytes of a call ``x.NAME(`` for a route method NAME: a file without one has no
-#: route registration (the prefilter of :func:`route_calls`, and GR008's package gate).
-ROUTE_CALL_RE = re.compile(rb"\.\s*(?:" + "|".join(sorted(ROUTE_NAMES)).encode() + rb")\s*\(")
+#: The bytes a route registration needs (the prefilter of :func:`route_calls` and of
+#: GR008's package gate): ``x.HandlerFunc(`` / ``r.NotFound(``, or ``x.NAME(`` for another
+#: route method whose first or second argument holds a string (:func:`route_call` wants a
+#: path literal there: ``"/x"``, ``""``, ``"GET /x"``, ``prefix + "/x"``). Arguments do
+#: not cross parentheses: a path built by a call is not a path literal.
+ROUTE_CALL_RE = re.compile(
+    rb"\.\s*(?:" + "|".join(sorted(CONVERSIONS | NO_PATH)).encode() + rb")\s*\("
+    rb"|\.\s*(?:" + "|".join(sorted(ROUTE_NAMES - CONVERSIONS - NO_PATH)).encode() + rb")\s*\("
+    rb"\s*(?:[^,()]*?[\"`]|[^,()]*,\s*[^,()]*?[\"`])"
+)
 _HTTP_METHOD_RE = re.compile(r"^[A-Z]+$")
 _MUX_PATTERN_RE = re.compile(r"^(?:[A-Z]+ +)?(?:[\w.-]+)?/")  # ServeMux (Go 1.22): "GET /x", "host/x", "/x"
 
