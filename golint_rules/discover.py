@@ -134,3 +134,56 @@ def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | 
                 seen.add(fp)
                 result.add(fp)
     return result
+
+
+def module_tree(root: Path, *, use_gitignore: bool = True) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The ``.go`` files of the module at directory ``root``, in one walk that stops at nested modules.
+
+    Returns ``(packages, nested)``: ``packages`` lists ``(directory, sorted .go file names)``
+    in walk order (directories relative to ``root``, ``'/'``-separated, ``"."`` for the root;
+    the order is that of ``sorted(discover([root]).packages)``), and ``nested`` the outermost
+    directories below ``root`` holding their own ``go.mod``. Their trees belong to the nested
+    module and are not walked. The same files as :func:`discover` with ``[root]`` (skipped
+    directories, ``.gitignore``, no followed symlinks): only the nested modules' trees are cut.
+    """
+    top_dir = os.path.abspath(root)
+    packages: list[tuple[str, list[str]]] = []
+    nested: list[str] = []
+    listings: dict[str, set[str] | None] = {}
+    top0: str | None = None
+    if use_gitignore:
+        found = git_toplevel(Path(top_dir)) if os.path.isdir(top_dir) else None
+        top0 = str(found) if found is not None else None
+    tops: dict[str, str | None] = {}  # directory -> its work tree (discover's toplevel())
+    prefix_len = len(top_dir.rstrip("/")) + 1
+    for dirpath, dirnames, filenames in os.walk(top_dir, followlinks=False, onerror=None):
+        if use_gitignore:
+            if dirpath == top_dir:
+                top = top0
+            else:
+                has_git = (".git" in dirnames or ".git" in filenames) and os.path.exists(os.path.join(dirpath, ".git"))
+                top = dirpath if has_git else tops[os.path.dirname(dirpath)]
+            tops[dirpath] = top
+        else:
+            top = None
+        dirnames[:] = sorted(d for d in dirnames if not skip_dir(d))
+        names = sorted(n for n in filenames if wanted_file(n))
+        if not names:
+            continue
+        listing: set[str] | None = None
+        if top is not None:
+            if top not in listings:
+                got = _git_listing(Path(top))
+                listings[top] = None if got is None else {str(p) for p in got}
+            listing = listings[top]
+        if listing is not None:
+            names = [n for n in names if os.path.join(dirpath, n) in listing]
+        rel = dirpath[prefix_len:] if dirpath != top_dir else "."
+        if rel != "." and "go.mod" in names:
+            nested.append(rel)
+            dirnames[:] = []
+            continue
+        gos = [n for n in names if n.endswith(".go")]
+        if gos:
+            packages.append((rel, gos))
+    return packages, nested

@@ -412,7 +412,86 @@ def scan_header(data: bytes) -> Header:
                 return Header(package, imports, False, err)
 
 
-def read_header(path: Path) -> tuple[Header, bytes]:
+# The fast path. Most headers are a package clause and import declarations of
+# plain quoted paths, with spaces, newlines and comments between them. One
+# regular expression reads them a spec at a time instead of a token at a time:
+# its tokens are the lexer's (same alternatives, same order, atomic so they
+# cannot backtrack into another split), merged into runs. Whatever it does not
+# expect (raw strings, escapes, an unterminated comment or string, a cut spec,
+# anything the lexer would report as an error) makes it give up, and
+# scan_header decides.
+_SEP = rb"(?>[ \t\r\n\f\v]+|//[^\n]*|/\*.*?\*/)*+"  # a run of the lexer's ws, lc and bc tokens
+_ID = rb"[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*+"
+_FAST_PACKAGE_RE = re.compile(rb"(?:\xef\xbb\xbf)?" + _SEP + rb"package(?![A-Za-z0-9_\x80-\xff])" + _SEP + rb"(" + _ID + rb")", re.S)
+_FAST_RE = re.compile(  # one token after a run of separators
+    _SEP + rb"(?:"
+    rb"(?P<spec>(?:(?P<name>" + _ID + rb"|\.)" + _SEP + rb")?(?P<path>\"[^\"\\\n]*+\"))"
+    rb"|(?P<id>" + _ID + rb")"
+    rb"|(?P<p>[;()])"
+    rb"|(?P<end>\Z)"
+    rb"|(?P<bad>.))",
+    re.S,
+)
+
+
+def _fast_header(data: bytes) -> Header | None:
+    """``scan_header(data)``, or None where the lexer has to decide (never an error header)."""
+    m = _FAST_PACKAGE_RE.match(data)
+    if m is None:
+        return None
+    package = m.group(1).decode("utf-8", "replace")
+    imports: list[HeaderImport] = []
+    line = 1
+    lpos = 0
+    state = 2  # 2 between declarations, 3 after "import", 4 in "import ( ... )"
+    for m in _FAST_RE.finditer(data, m.end()):
+        kind = m.lastgroup
+        if kind == "spec":
+            name = m.group("name")
+            if state == 2:
+                if name != b"import":  # None or "." is the lexer's error, another word a declaration
+                    return Header(package, imports, True) if name is not None and name != b"." else None
+                name = None  # import "path"
+                start = m.start("path")
+            else:
+                start = m.start("spec")
+                if state == 3:
+                    state = 2
+            q = m.start("path")
+            line += data.count(b"\n", lpos, q)
+            lpos = q
+            imports.append(HeaderImport(
+                m.group("path")[1:-1].decode("utf-8", "replace"),
+                None if name is None else name.decode("utf-8", "replace"),
+                line,
+                start,
+                m.end(),
+            ))
+        elif kind == "id":
+            if state != 2:
+                return None
+            if m.group("id") != b"import":
+                return Header(package, imports, True)
+            state = 3
+        elif kind == "p":
+            tok = m.group("p")
+            if tok == b";":
+                if state == 3:
+                    return None
+            elif tok == b"(" and state == 3:
+                state = 4
+            elif tok == b")" and state == 4:
+                state = 2
+            else:
+                return None
+        elif kind == "end":  # only separators left: the lexer stops here too
+            return Header(package, imports, False)
+        else:
+            return None
+    return None  # pragma: no cover - "end" or "bad" always matches
+
+
+def read_header(path: Path | str) -> tuple[Header, bytes]:
     """The header of a Go file, reading only its first 16 KiB when that is enough.
 
     Returns the header and the bytes read (enough for the build-constraint check:
@@ -420,11 +499,11 @@ def read_header(path: Path) -> tuple[Header, bytes]:
     with open(path, "rb") as f:
         data = f.read(HEAD_BYTES)
         if len(data) == HEAD_BYTES:
-            h = scan_header(data)
+            h = _fast_header(data) or scan_header(data)
             if h.complete and h.error is None:
                 return h, data
             data += f.read()
-    h = scan_header(data)
+    h = _fast_header(data) or scan_header(data)
     if h.error is not None:
         h = _tree_sitter_header(data, h)
     return h, data
@@ -585,7 +664,7 @@ def _under_ignored(rel_dir: str, rooted: list[str], anywhere: list[str]) -> bool
 
 def build_module(root: Path, modfile: gomod.ModFile | None = None, *, use_gitignore: bool = True) -> Module:
     """Read the headers of every ``.go`` file the module at ``root`` owns."""
-    from .discover import discover
+    from .discover import module_tree
 
     root = Path(os.path.abspath(root))
     if modfile is None and (root / "go.mod").is_file():
@@ -594,23 +673,20 @@ def build_module(root: Path, modfile: gomod.ModFile | None = None, *, use_gitign
         except (gomod.ModFileError, OSError):
             modfile = None
     mod = Module(root, modfile)
-    disc = discover([root], use_gitignore=use_gitignore)
-    nested_roots = sorted(
-        {p.parent for p in disc.module_files if p.name == "go.mod" and p.parent != root}
-    )
-    mod.nested = [p.relative_to(root).as_posix() for p in nested_roots]
+    # One walk that stops at nested modules: each directory of a tree of
+    # modules is listed once, by the module that owns it.
+    packages, mod.nested = module_tree(root, use_gitignore=use_gitignore)
     rooted, anywhere = _ignored_dirs(modfile)
-    for directory in sorted(disc.packages):
-        rel_dir = directory.relative_to(root).as_posix() if directory != root else "."
-        if any(directory == n or n in directory.parents for n in nested_roots):
-            continue
+    base = str(root).rstrip("/") + "/"
+    for rel_dir, names in packages:
         ignored_dir = _under_ignored(rel_dir, rooted, anywhere)
-        for f in sorted(disc.packages[directory]):
-            rel = f.relative_to(root).as_posix()
-            if f.name.startswith((".", "_")):
+        dir_prefix = "" if rel_dir == "." else rel_dir + "/"
+        for name in names:
+            if name.startswith((".", "_")):
                 continue
+            rel = dir_prefix + name
             try:
-                header, head = read_header(f)
+                header, head = read_header(base + rel)
             except OSError:
                 mod.skipped.append((rel, "unreadable"))
                 continue
