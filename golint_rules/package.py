@@ -104,7 +104,7 @@ class Registration:
 
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") | frozenset(range(0x80, 0x100))
 _NOT_BEFORE = _WORD | frozenset(b'."/')
-_NOT_AFTER = _WORD | frozenset(b".")
+_NOT_AFTER = _WORD | frozenset(b".:")  # "x.name", "name.X", "http://", labels
 _SPACE = frozenset(b" \t\r\n")
 
 

@@ -60,7 +60,7 @@ import tree_sitter as ts
 
 from .. import parsing
 from ..analysis import Analyzer, Pass
-from ..package import FuncDecl, Package
+from ..package import FuncDecl, Package, can_name
 from ..source import SourceFile, lookup
 
 DEFERS = """
@@ -350,12 +350,25 @@ GO_KEYWORD_RE = re.compile(rb"go(?<![\w.\"/-]go)(?=[\s(])")  # literal first: fa
 SPAWN_CALL_RE = re.compile(rb"\.\s*Go\s*\(|AfterFunc")
 
 
+#: ``defer name(`` / ``defer recv.name(``: the deferred calls that may be same-package helpers.
+DEFERRED_CALL_RE = re.compile(rb"\bdefer\s+(?:[\w\x80-\xff]+\s*\.\s*)?([\w\x80-\xff]+)\s*\(")
+
+
 def package_gate(src: SourceFile, pkg: Package, options: dict) -> bool:
     """Bytes only: a deferred goroutine needs a ``go`` statement or a spawning call in this
-    file, or a ``go`` statement in a helper of the package this file can call."""
-    if SPAWN_CALL_RE.search(src.data):
+    file, or a deferred call ``defer name(...)`` of a helper of the package (a file this
+    one can call into) that can declare ``name`` and holds a ``go`` statement."""
+    if SPAWN_CALL_RE.search(src.data) or pkg.file_matches(src, GO_KEYWORD_RE):
         return True
-    return any(pkg.file_matches(f, GO_KEYWORD_RE) for f in pkg.callable_from(src))
+    names = {m.group(1) for m in DEFERRED_CALL_RE.finditer(src.data)}
+    if not names:
+        return False
+    return any(
+        can_name(f.data, name)
+        for f in pkg.callable_from(src)
+        if f is not src and pkg.file_matches(f, GO_KEYWORD_RE)
+        for name in names
+    )
 
 
 analyzer = Analyzer(
