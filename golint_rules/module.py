@@ -20,8 +20,10 @@ with ``imports.AnyTags()``):
   leaves the file out, as in the go command.
 
 Only each file's header is read (package clause and import declarations), by
-a small lexer over at most the first 16 KiB of the file; nothing is parsed
-with tree-sitter unless the lexer cannot make sense of the header.
+one regular expression (a spec at a time) over at most the first 16 KiB of
+the file, which hands anything unusual to a small lexer; nothing is parsed
+with tree-sitter unless the lexer cannot make sense of the header. The module's
+tree is walked once, stopping at nested modules (discover.module_tree).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from . import gomod
 
@@ -270,8 +272,7 @@ def should_build(data: bytes) -> bool:
 # The import block, read with a small lexer.
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderImport:
+class HeaderImport(NamedTuple):  # a tuple: made ~70,000 times per 16,000 files, 3x cheaper than a frozen dataclass
     path: str
     name: str | None  # alias, "." or "_"; None when implicit
     line: int  # 1-based line of the import path literal
@@ -441,40 +442,43 @@ def _fast_header(data: bytes) -> Header | None:
         return None
     package = m.group(1).decode("utf-8", "replace")
     imports: list[HeaderImport] = []
+    add = imports.append
+    count = data.count
     line = 1
     lpos = 0
     state = 2  # 2 between declarations, 3 after "import", 4 in "import ( ... )"
+    # groups: 1 spec (2 name, 3 path), 4 id, 5 punctuation, 6 end of data, 7 anything else
     for m in _FAST_RE.finditer(data, m.end()):
-        kind = m.lastgroup
-        if kind == "spec":
-            name = m.group("name")
+        kind = m.lastindex
+        if kind == 1:
+            name, path = m.group(2, 3)
             if state == 2:
                 if name != b"import":  # None or "." is the lexer's error, another word a declaration
                     return Header(package, imports, True) if name is not None and name != b"." else None
                 name = None  # import "path"
-                start = m.start("path")
+                q = start = m.start(3)
             else:
-                start = m.start("spec")
+                start = m.start(1)  # the spec, not the separators before it
+                q = m.start(3)
                 if state == 3:
                     state = 2
-            q = m.start("path")
-            line += data.count(b"\n", lpos, q)
+            line += count(b"\n", lpos, q)
             lpos = q
-            imports.append(HeaderImport(
-                m.group("path")[1:-1].decode("utf-8", "replace"),
+            add(HeaderImport(
+                path[1:-1].decode("utf-8", "replace"),
                 None if name is None else name.decode("utf-8", "replace"),
                 line,
                 start,
                 m.end(),
             ))
-        elif kind == "id":
+        elif kind == 4:
             if state != 2:
                 return None
-            if m.group("id") != b"import":
+            if m.group(4) != b"import":
                 return Header(package, imports, True)
             state = 3
-        elif kind == "p":
-            tok = m.group("p")
+        elif kind == 5:
+            tok = m.group(5)
             if tok == b";":
                 if state == 3:
                     return None
@@ -484,11 +488,22 @@ def _fast_header(data: bytes) -> Header | None:
                 state = 2
             else:
                 return None
-        elif kind == "end":  # only separators left: the lexer stops here too
+        elif kind == 6:  # only separators left: the lexer stops here too
             return Header(package, imports, False)
         else:
             return None
     return None  # pragma: no cover - "end" or "bad" always matches
+
+
+def _read_head(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes (fewer only at the end of the file), like ``BufferedReader.read(size)``."""
+    data = os.read(fd, size)
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def read_header(path: Path | str) -> tuple[Header, bytes]:
@@ -496,13 +511,22 @@ def read_header(path: Path | str) -> tuple[Header, bytes]:
 
     Returns the header and the bytes read (enough for the build-constraint check:
     the constraint lines precede the package clause)."""
-    with open(path, "rb") as f:
-        data = f.read(HEAD_BYTES)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = _read_head(fd, HEAD_BYTES)
         if len(data) == HEAD_BYTES:
             h = _fast_header(data) or scan_header(data)
             if h.complete and h.error is None:
                 return h, data
-            data += f.read()
+            chunks = [data]
+            while True:
+                more = os.read(fd, 1 << 20)
+                if not more:
+                    break
+                chunks.append(more)
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
     h = _fast_header(data) or scan_header(data)
     if h.error is not None:
         h = _tree_sitter_header(data, h)
@@ -573,7 +597,8 @@ class Module:
     package_imports: dict[str, set[str]] = field(default_factory=dict)
     #: files left out, with the reason (build constraint, ignore directive)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    #: nested module roots that cut the tree, relative to ``root``
+    #: nested module roots that cut the tree, relative to ``root`` (the outermost ones: the
+    #: walk does not enter them, so modules nested in a nested module are not listed)
     nested: list[str] = field(default_factory=list)
     #: imports of the files left out by a build constraint or the ignore directive
     excluded_sites: dict[str, list[tuple[ImportSite, str]]] = field(default_factory=dict)

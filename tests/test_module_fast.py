@@ -255,3 +255,8 @@ def test_module_tree_honours_gitignore_like_discover(tmp_path):
     assert nested == []  # inner/deep is ignored by git, so its go.mod does not cut the tree
     assert "gen" not in dict(module_tree(tmp_path)[0])
     assert "gen" in dict(module_tree(tmp_path, use_gitignore=False)[0])
+
+
+def test_fast_regex_group_numbers():
+    """_fast_header dispatches on group numbers (m.lastindex): they must be these."""
+    assert module._FAST_RE.groupindex == {"spec": 1, "name": 2, "path": 3, "id": 4, "p": 5, "end": 6, "bad": 7}
