@@ -141,7 +141,10 @@ class Engine:
         return result
 
     def _cfg_rel(self, path: Path, disc: Discovered) -> str:
-        base = self.config.root or disc.root
+        base = str(self.config.root or disc.root)
+        text = str(path)
+        if text.startswith(base) and text[len(base) : len(base) + 1] == os.sep and os.path.isabs(text):
+            return text[len(base) + 1 :].replace(os.sep, "/")  # the common case, without relpath's normalising
         return os.path.relpath(path, base).replace(os.sep, "/")
 
     # ------------------------------------------------------------------

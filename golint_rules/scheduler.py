@@ -83,8 +83,9 @@ def plan_units(engine: "Engine", disc: "Discovered") -> tuple[list[Unit], int]:
     """The units of a scan in a stable order, and the progress of excluded module files."""
     units: list[Unit] = []
     skipped = 0
+    excluding = bool(engine.config.exclude)
     for directory, files in sorted(disc.packages.items()):
-        kept = [f for f in files if not engine.config.is_excluded(engine._cfg_rel(f, disc))]
+        kept = [f for f in files if not engine.config.is_excluded(engine._cfg_rel(f, disc))] if excluding else files
         if kept:
             units.append(Unit(len(units), "pkg", directory, kept, len(kept)))
     for mf in sorted(disc.module_files):
