@@ -145,6 +145,58 @@ def can_declare_func(data: bytes, name: bytes) -> bool:
     return False
 
 
+def _token_before(data: bytes, i: int) -> tuple[bytes, int]:
+    """The token that ends right before offset ``i`` on the same line, skipping spaces, tabs
+    and ``/* */`` comments: ``b"\\n"`` at a line start, else the last character, or a keyword;
+    and where that token starts."""
+    j = i - 1
+    while j >= 0:
+        while j >= 0 and data[j] in b" \t":
+            j -= 1
+        if j >= 1 and data[j - 1] == 0x2A and data[j] == 0x2F:  # "*/"
+            k = data.rfind(b"/*", 0, j - 1)
+            if k < 0:
+                break
+            j = k - 1
+            continue
+        break
+    if j < 0 or data[j] in b"\r\n":
+        return b"\n", j
+    if data[j] in _WORD:
+        k = j
+        while k >= 0 and data[k] in _WORD:
+            k -= 1
+        return data[k + 1 : j + 1], k + 1
+    return data[j : j + 1], j
+
+
+def _declared_after(data: bytes, name: bytes, before: frozenset[bytes]) -> bool:
+    find, n, size = data.find, len(name), len(data)
+    i = find(name)
+    while i >= 0:
+        if (i == 0 or data[i - 1] not in _NOT_BEFORE) and (i + n >= size or data[i + n] not in _NOT_AFTER):
+            tok, at = _token_before(data, i)
+            if tok in before and (tok != b"(" or _token_before(data, at)[0] == b"type"):
+                return True
+        i = find(name, i + 1)
+    return False
+
+
+_TYPE_BEFORE = frozenset({b"type", b"\n", b"(", b";"})  # "(" only as in "type ("
+_METHOD_BEFORE = frozenset({b")"})
+
+
+def can_declare_type(data: bytes, name: bytes) -> bool:
+    """Could ``data`` hold ``type name`` or a ``name`` spec of a ``type (...)`` group (a
+    whole word after ``type``, at a line start, after ``type (`` or after ``;``)?"""
+    return _declared_after(data, name, _TYPE_BEFORE)
+
+
+def can_declare_method(data: bytes, name: bytes) -> bool:
+    """Could ``data`` declare a method ``name``: ``func (r T) name(`` (after the receiver's ``)``)?"""
+    return _declared_after(data, name, _METHOD_BEFORE)
+
+
 @dataclass(slots=True)
 class _FileDecls:
     """The declarations of one file (the package view parses a file only when asked)."""
@@ -184,7 +236,7 @@ class _Methods(Mapping[tuple[str, str], FuncDecl]):
 
     def __getitem__(self, key: tuple[str, str]) -> FuncDecl:
         recv, name = key
-        hit = self._pkg._find(("method", recv, name), can_name, name, lambda d: d.methods.get(key))
+        hit = self._pkg._find(("method", recv, name), can_declare_method, name, lambda d: d.methods.get(key))
         if hit is None:
             raise KeyError(key)
         return hit
@@ -205,7 +257,9 @@ class _TypeNames(AbstractSet[str]):
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        return self._pkg._find(("type", name), can_name, name, lambda d: name if name in d.types else None) is not None
+        return self._pkg._find(
+            ("type", name), can_declare_type, name, lambda d: name if name in d.types else None
+        ) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._pkg._full()[2])
@@ -314,7 +368,7 @@ class Package:
     def methods_named(self, name: str) -> list[FuncDecl]:
         """Every method called ``name`` (one per receiver type), in file order."""
         out: dict[tuple[str, str], FuncDecl] = {}
-        for f in self.files_naming(name):
+        for f in self.files_naming(name, can_declare_method):
             for (recv, m), d in self.decls(f).methods.items():
                 if m == name:
                     out.setdefault((recv, m), d)

@@ -115,3 +115,17 @@ def test_route_call_pattern_matches_every_file_with_a_route_registration():
         pkg.memo["package.file_matches"] = {(id(src), ROUTE_CALL_RE): True}
         assert route_calls(pkg, src) == [], path
     assert seen > 3
+
+
+def test_type_and_method_declaration_patterns():
+    from golint_rules.package import can_declare_method, can_declare_type
+
+    for text in (b"type ctx struct{}", b"type (\n\tctx int\n)", b"type (a int; ctx int)", b"type /* c */ ctx int",
+                 b"func f() {\n\ttype ctx struct{}\n}"):
+        assert can_declare_type(text, b"ctx"), text
+    for text in (b"// the ctx is", b"x := ctx", b"f(ctx)", b"c.ctx = 1"):
+        assert not can_declare_type(text, b"ctx"), text
+    for text in (b"func (c *C) Get(k string)", b"func (c C) /* x */ Get()", b"func (c *C[T]) Get()"):
+        assert can_declare_method(text, b"Get"), text
+    for text in (b"c.Get()", b"Get()", b"func Get()", b"// Get returns"):
+        assert not can_declare_method(text, b"Get"), text
