@@ -82,6 +82,35 @@ def prepare(engine: "Engine", disc: "Discovered", units: list["Unit"]) -> str:
     return choice
 
 
+#: Statements that start with a keyword: found from the keyword's byte offsets (a node look-up
+#: each, in C) instead of a query over the whole tree.
+_KEYWORD_KINDS = {"defer_statement": b"defer", "go_statement": b"go"}
+
+
+def _kinds_in(src: "SourceFile", kinds: tuple[str, ...]) -> set[str]:
+    from .. import parsing
+
+    have: set[str] = set()
+    rest = []
+    root = src.root
+    for kind in kinds:
+        kw = _KEYWORD_KINDS.get(kind)
+        if kw is None:
+            rest.append(kind)
+            continue
+        i = src.data.find(kw)
+        while i >= 0:
+            node = root.descendant_for_byte_range(i, i + len(kw))
+            if node is not None and node.type == kw.decode() and node.parent is not None and node.parent.type == kind:
+                have.add(kind)
+                break
+            i = src.data.find(kw, i + 1)
+    if rest:
+        q = "[" + " ".join(f"({k})" for k in rest) + "] @c"
+        have.update(n.type for n in parsing.captures(q, root).get("c", []))
+    return have
+
+
 def gate(engine: "Engine", runnable: list["Analyzer"], src: "SourceFile") -> list["Analyzer"]:
     """Drop the checks whose candidate kinds are absent from the file (same rule in both engines)."""
     if not any(getattr(a, "candidates", ()) for a in runnable):
@@ -89,10 +118,6 @@ def gate(engine: "Engine", runnable: list["Analyzer"], src: "SourceFile") -> lis
     found = engine._candidates
     if found is not None:  # rust: decided by ast-grep before the workers started
         have = found.get(str(src.path), frozenset())
-    else:  # python: parse here (the tree is kept for the checks) and query the kinds
-        from .. import parsing
-
-        kinds = candidate_kinds(runnable)
-        q = "[" + " ".join(f"({k})" for k in kinds) + "] @c"
-        have = {n.type for n in parsing.captures(q, src.root).get("c", [])}
+    else:  # python: parse here (the tree is kept for the checks) and look for the kinds
+        have = _kinds_in(src, candidate_kinds(runnable))
     return [a for a in runnable if not getattr(a, "candidates", ()) or any(k in have for k in a.candidates)]
