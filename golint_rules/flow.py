@@ -161,6 +161,11 @@ NON_ESCAPING_BUILTINS = frozenset(
 
 _TRANSPARENT = ("parenthesized_expression",)
 
+#: Parents of an identifier that FuncFlow never declares (it declares children of
+#: parameter declarations, var/const specs, expression lists, ``:=``, range clauses,
+#: receive statements and type switches only).
+_NEVER_DECLARES = frozenset({"selector_expression", "call_expression", "argument_list"})
+
 # ---------------------------------------------------------------------------
 # Facts
 
@@ -250,16 +255,74 @@ class FuncFlow:
         self.ff = ff
         self.src = ff.src
         self.node = node
-        self.vars: list[Var] = []
-        self._by_ident: dict[int, Var] = {}  # identifier start_byte -> Var (decl or use)
-        self._func_stack: list[ts.Node] = []
         self._closure_kind: dict[int, str] = {}
-        self._pending: list[tuple[Var, ts.Node, tuple[ts.Node, ...]]] = []
+        self._may_declare_memo: dict[bytes, bool] = {}
+        # The walk runs on first use of its facts (``vars``, ``_by_ident``): many questions
+        # (is ``http`` in ``http.Get`` a local?) are answered without it (:meth:`var_of`).
+        self._built = False
+        self._vars: list[Var] = []
+        self._ids: dict[int, Var] = {}  # identifier start_byte -> Var (decl or use)
+
+    @property
+    def vars(self) -> list[Var]:
+        """Every variable declared in the function and its literals, in walk order."""
+        if not self._built:
+            self._build()
+        return self._vars
+
+    @property
+    def _by_ident(self) -> dict[int, Var]:
+        if not self._built:
+            self._build()
+        return self._ids
+
+    def _build(self) -> None:
+        self._built = True
+        self._func_stack: list[ts.Node] = []
+        self._func_depth: dict[int, int] = {}  # id of a function on the stack -> its index
+        # The innermost node the walk is in that ends _enclosing_call_stmt's climb.
+        self._stop: str = self.node.type
+        self._pending: list[tuple[Var, ts.Node, tuple[ts.Node, ...], str]] = []
         self._walk()
         # Sinks are classified once every name is bound (``y := x`` needs ``y``).
-        for v, ident, closures in self._pending:
-            v.uses.append(self._classify(v, ident, closures))
+        for v, ident, closures, stop in self._pending:
+            v.uses.append(self._classify(v, ident, closures, stop))
         self._pending = []
+
+    def _may_declare(self, name: bytes) -> bool:
+        """Could the walk declare a variable spelt ``name`` in this function? False only when
+        no identifier ``name`` here sits where the walk declares one: every declaring
+        identifier is a child of a parameter/var/const spec, an expression list, a
+        ``:=`` / range / receive / type switch; ``http`` in ``http.Get`` or ``new`` in
+        ``new(T)`` (parent selector or call) never is. Non-ASCII names always may."""
+        memo = self._may_declare_memo
+        got = memo.get(name)
+        if got is not None:
+            return got
+        got = False
+        if not name or not name.isascii():
+            got = True
+        else:
+            node = self.node
+            data = self.src.data
+            start, end = node.start_byte, node.end_byte
+            n = len(name)
+            i = data.find(name, start, end)
+            seen = 0
+            while i >= 0:
+                seen += 1
+                if seen > 64:
+                    got = True
+                    break
+                d = node.named_descendant_for_byte_range(i, i + n)
+                if d is not None and d.type == "identifier" and d.start_byte == i and d.end_byte == i + n:
+                    parent = d.parent
+                    if parent is None or parent.type not in _NEVER_DECLARES:
+                        got = True
+                        break
+                i = data.find(name, i + 1, end)
+        memo[name] = got
+        return got
 
     # -- building ---------------------------------------------------------
     def _declare(self, scope: _Scope, ident: ts.Node, decl: ts.Node, kind: str, typ: ts.Node | None = None) -> Var | None:
@@ -268,19 +331,21 @@ class FuncFlow:
             return None
         v = Var(name, ident, decl, kind, scope.func, typ)
         scope.names[name] = v
-        self.vars.append(v)
-        self._by_ident[ident.start_byte] = v
+        self._vars.append(v)
+        self._ids[ident.start_byte] = v
         return v
 
     def _walk(self) -> None:
         node = self.node
         scope = _Scope(None, node)
+        self._func_depth[node.id] = len(self._func_stack)
         self._func_stack.append(node)
         self._declare_signature(node, scope)
         body = node.child_by_field_name("body")
         if body is not None:
             self._visit(body, scope)
         self._func_stack.pop()
+        del self._func_depth[node.id]
 
     def _declare_signature(self, fn: ts.Node, scope: _Scope) -> None:
         for fname, kind in (("receiver", "receiver"), ("parameters", "param"), ("result", "result")):
@@ -301,137 +366,134 @@ class FuncFlow:
         if t == "identifier":
             self._reference(node, scope)
             return
-        if t in ("block",):
-            inner = _Scope(scope, scope.func)
-            for c in node.named_children:
-                self._visit(c, inner)
-            return
-        if t == "statement_list":
-            for c in node.named_children:
-                self._visit(c, scope)
-            return
-        if t == "func_literal":
-            inner = _Scope(scope, node)
-            self._func_stack.append(node)
-            self._declare_signature(node, inner)
-            body = node.child_by_field_name("body")
-            if body is not None:
-                self._visit(body, inner)
-            self._func_stack.pop()
-            return
-        if t == "short_var_declaration":
-            right = node.child_by_field_name("right")
-            if right is not None:
-                self._visit(right, scope)
-            self._bind_assignment(node, scope, define=True)
-            return
-        if t == "assignment_statement":
-            right = node.child_by_field_name("right")
-            if right is not None:
-                self._visit(right, scope)
-            self._bind_assignment(node, scope, define=False)
-            return
-        if t in ("var_declaration", "const_declaration"):
-            specs = [c for c in node.named_children if c.type in ("var_spec", "const_spec", "var_spec_list", "const_spec_list")]
-            flat: list[ts.Node] = []
-            for s in specs:
-                flat.extend(s.named_children if s.type.endswith("_list") else [s])
-            for spec in flat:
-                if spec.type not in ("var_spec", "const_spec"):
-                    continue
-                value = spec.child_by_field_name("value")
-                if value is not None:
-                    self._visit(value, scope)
-                typ = spec.child_by_field_name("type")
-                names = spec.children_by_field_name("name")
-                values = value.named_children if value is not None else []
-                for i, ident in enumerate(names):
-                    v = self._declare(scope, ident, spec, "const" if spec.type == "const_spec" else "local", typ)
-                    if v is None:
-                        continue
-                    if values and len(values) == len(names):
-                        v.assigns.append(Assign(spec, _unparen(values[i]), 0, "var"))
-                    elif len(values) == 1:
-                        a = Assign(spec, _unparen(values[0]), i, "var")
-                        a.multi = True
-                        v.assigns.append(a)
-                    else:
-                        v.assigns.append(Assign(spec, None, 0, "var"))
-            return
-        if t in ("if_statement", "for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"):
-            inner = _Scope(scope, scope.func)
-            if t == "type_switch_statement":
-                self._visit_type_switch(node, inner)
-                return
-            for c in node.named_children:
-                self._visit(c, inner)
-            return
-        if t in ("expression_case", "default_case", "communication_case", "type_case"):
-            inner = _Scope(scope, scope.func)
-            for c in node.named_children:
-                self._visit(c, inner)
-            return
-        if t in ("range_clause", "receive_statement"):
-            # `for k, v := range xs` and `case m := <-ch`: the right side is evaluated in the
-            # enclosing scope, the left side declares (:=) or assigns (=)
-            right = node.child_by_field_name("right")
-            if right is not None:
-                self._visit(right, scope)
-            left = node.child_by_field_name("left")
-            if left is not None:
-                if any(c.type == ":=" for c in node.children):
-                    ranged = t == "range_clause"
-                    for ident in left.named_children:
-                        if ident.type == "identifier":
-                            v = self._declare(scope, ident, node, "range" if ranged else "local")
-                            if v is not None:
-                                v.assigns.append(Assign(node, right if ranged else None, 0, "range" if ranged else "recv"))
-                else:
-                    self._visit(left, scope)
-            return
-        if t == "keyed_element":
-            kids = node.named_children
-            if len(kids) == 2:
-                key, val = kids
-                # A struct literal's key is a field name, not a variable.
-                inner_key = key.named_children[0] if key.type == "literal_element" and key.named_child_count else key
-                if inner_key.type != "identifier":
-                    self._visit(key, scope)
-                self._visit(val, scope)
-                return
-        if t in ("selector_expression",):
-            operand = node.child_by_field_name("operand")
-            if operand is not None:
-                self._visit(operand, scope)
-            return
-        if t in (
-            "parameter_list", "type_identifier", "qualified_type", "pointer_type", "struct_type",
-            "interface_type", "function_type", "map_type", "slice_type", "array_type", "channel_type",
-            "type_declaration", "field_identifier", "label_name", "generic_type", "comment",
-            "interpreted_string_literal", "raw_string_literal", "int_literal", "float_literal",
-        ):
-            if t == "array_type":  # [N]T: N may name a constant
-                length = node.child_by_field_name("length")
-                if length is not None:
-                    self._visit(length, scope)
-            return
-        if t == "composite_literal":
-            body = node.child_by_field_name("body")
-            if body is not None:
-                self._visit(body, scope)
-            return
-        if t == "type_assertion_expression":
-            operand = node.child_by_field_name("operand")
-            if operand is not None:
-                self._visit(operand, scope)
-            return
-        if t == "type_conversion_expression":
-            operand = node.child_by_field_name("operand")
-            if operand is not None:
-                self._visit(operand, scope)
-            return
+        stop = _STOPS.get(t)
+        if stop is None:
+            stop = _STOPS[t] = _is_stop(t)
+        if stop:
+            outer = self._stop
+            self._stop = t
+        handler = _VISITORS.get(t)
+        if handler is not None:
+            handler(self, node, scope)
+        elif t not in _NO_NAMES:
+            self._visit_children(node, scope)
+        if stop:
+            self._stop = outer
+
+    def _visit_children(self, node: ts.Node, scope: _Scope) -> None:
+        # ``_visit`` of each named child, with its two commonest cases inline.
         for c in node.named_children:
-            self._visit(c, scope)
+            ct = c.type
+            if ct == "identifier":
+                self._reference(c, scope)
+            elif ct not in _NO_NAMES:
+                self._visit(c, scope)
+
+    def _visit_block(self, node: ts.Node, scope: _Scope) -> None:
+        self._visit_children(node, _Scope(scope, scope.func))
+
+    def _visit_func_literal(self, node: ts.Node, scope: _Scope) -> None:
+        inner = _Scope(scope, node)
+        self._func_depth[node.id] = len(self._func_stack)
+        self._func_stack.append(node)
+        self._declare_signature(node, inner)
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self._visit(body, inner)
+        self._func_stack.pop()
+        del self._func_depth[node.id]
+
+    def _visit_short_var(self, node: ts.Node, scope: _Scope) -> None:
+        right = node.child_by_field_name("right")
+        if right is not None:
+            self._visit(right, scope)
+        self._bind_assignment(node, scope, define=True)
+
+    def _visit_assignment(self, node: ts.Node, scope: _Scope) -> None:
+        right = node.child_by_field_name("right")
+        if right is not None:
+            self._visit(right, scope)
+        self._bind_assignment(node, scope, define=False)
+
+    def _visit_var_decl(self, node: ts.Node, scope: _Scope) -> None:
+        specs = [c for c in node.named_children if c.type in ("var_spec", "const_spec", "var_spec_list", "const_spec_list")]
+        flat: list[ts.Node] = []
+        for s in specs:
+            flat.extend(s.named_children if s.type.endswith("_list") else [s])
+        for spec in flat:
+            if spec.type not in ("var_spec", "const_spec"):
+                continue
+            value = spec.child_by_field_name("value")
+            if value is not None:
+                self._visit(value, scope)
+            typ = spec.child_by_field_name("type")
+            names = spec.children_by_field_name("name")
+            values = value.named_children if value is not None else []
+            for i, ident in enumerate(names):
+                v = self._declare(scope, ident, spec, "const" if spec.type == "const_spec" else "local", typ)
+                if v is None:
+                    continue
+                if values and len(values) == len(names):
+                    v.assigns.append(Assign(spec, _unparen(values[i]), 0, "var"))
+                elif len(values) == 1:
+                    a = Assign(spec, _unparen(values[0]), i, "var")
+                    a.multi = True
+                    v.assigns.append(a)
+                else:
+                    v.assigns.append(Assign(spec, None, 0, "var"))
+
+    def _visit_scoped(self, node: ts.Node, scope: _Scope) -> None:
+        # if/for/switch/select statements and their clauses open a scope
+        self._visit_children(node, _Scope(scope, scope.func))
+
+    def _visit_type_switch_stmt(self, node: ts.Node, scope: _Scope) -> None:
+        self._visit_type_switch(node, _Scope(scope, scope.func))
+
+    def _visit_range_or_receive(self, node: ts.Node, scope: _Scope) -> None:
+        # `for k, v := range xs` and `case m := <-ch`: the right side is evaluated in the
+        # enclosing scope, the left side declares (:=) or assigns (=)
+        right = node.child_by_field_name("right")
+        if right is not None:
+            self._visit(right, scope)
+        left = node.child_by_field_name("left")
+        if left is not None:
+            if any(c.type == ":=" for c in node.children):
+                ranged = node.type == "range_clause"
+                for ident in left.named_children:
+                    if ident.type == "identifier":
+                        v = self._declare(scope, ident, node, "range" if ranged else "local")
+                        if v is not None:
+                            v.assigns.append(Assign(node, right if ranged else None, 0, "range" if ranged else "recv"))
+            else:
+                self._visit(left, scope)
+
+    def _visit_keyed_element(self, node: ts.Node, scope: _Scope) -> None:
+        kids = node.named_children
+        if len(kids) == 2:
+            key, val = kids
+            # A struct literal's key is a field name, not a variable.
+            inner_key = key.named_children[0] if key.type == "literal_element" and key.named_child_count else key
+            if inner_key.type != "identifier":
+                self._visit(key, scope)
+            self._visit(val, scope)
+            return
+        self._visit_children(node, scope)
+
+    def _visit_operand(self, node: ts.Node, scope: _Scope) -> None:
+        # selectors (``x.f``: the field is not a name), type assertions and conversions
+        operand = node.child_by_field_name("operand")
+        if operand is not None:
+            self._visit(operand, scope)
+
+    def _visit_array_type(self, node: ts.Node, scope: _Scope) -> None:
+        length = node.child_by_field_name("length")  # [N]T: N may name a constant
+        if length is not None:
+            self._visit(length, scope)
+
+    def _visit_composite_literal(self, node: ts.Node, scope: _Scope) -> None:
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self._visit(body, scope)
 
     def _visit_type_switch(self, node: ts.Node, scope: _Scope) -> None:
         init = node.child_by_field_name("initializer")
@@ -451,9 +513,8 @@ class FuncFlow:
                         if name != "_":
                             v = Var(name, ident, node, "local", scope.func)
                             inner.names[name] = v
-                            if not any(x is v for x in self.vars):
-                                self.vars.append(v)
-                            self._by_ident.setdefault(ident.start_byte, v)
+                            self._vars.append(v)  # a new Var: never listed yet
+                            self._ids.setdefault(ident.start_byte, v)
                             v.assigns.append(Assign(node, value, 0, "recv"))
                 for cc in c.named_children:
                     if cc.type != "type_identifier":
@@ -489,9 +550,9 @@ class FuncFlow:
                     v = scope.find(name)
                     if v is None:  # package variable or unknown: a store
                         continue
-                    self._by_ident[target.start_byte] = v
+                    self._ids[target.start_byte] = v
                 else:
-                    self._by_ident[target.start_byte] = v
+                    self._ids[target.start_byte] = v
                 if v is not None:
                     a = Assign(node, value, index, op)
                     a.multi = tup
@@ -506,13 +567,15 @@ class FuncFlow:
         v = scope.find(name)
         if v is None:
             return
-        self._by_ident[ident.start_byte] = v
-        depth = next((i for i, f in enumerate(self._func_stack) if f.id == v.func.id), 0)
+        self._ids[ident.start_byte] = v
+        depth = self._func_depth.get(v.func.id, 0)
         closures = tuple(self._func_stack[depth + 1 :])
-        self._pending.append((v, ident, closures))
+        self._pending.append((v, ident, closures, self._stop))
 
     # -- classification ---------------------------------------------------
-    def _classify(self, v: Var, ident: ts.Node, closures: tuple[ts.Node, ...]) -> Use:
+    def _classify(self, v: Var, ident: ts.Node, closures: tuple[ts.Node, ...], stop: str) -> Use:
+        """The Use of ``ident``; ``stop`` is the innermost function, block or statement
+        (but an expression statement) around it, recorded by the walk."""
         node = ident
         path: list[str] = []
         while True:
@@ -532,7 +595,7 @@ class FuncFlow:
                 continue
             break
         use = Use(v, ident, tuple(path), node, False, None, "read", closures=closures)
-        parent = node.parent
+        # ``parent`` is ``node.parent`` (where the climb stopped)
         if parent is not None and parent.type == "call_expression" and _is_field(parent, "function", node):
             use.called = True
             use.call = parent
@@ -543,11 +606,12 @@ class FuncFlow:
             elif gp is not None and gp.type == "go_statement":
                 use.in_go = True
         else:
-            self._fill_sink(use, node)
-            enclosing = _enclosing_call_stmt(node)
-            if enclosing == "defer_statement":
+            use.sink, use.target, use.target_var, use.key, use.value = self._sink(node, parent)
+            # what _enclosing_call_stmt(node) finds: the climb from ``node`` passes only
+            # selectors, assertions and parentheses before ``stop``
+            if stop == "defer_statement":
                 use.deferred = True
-            elif enclosing == "go_statement":
+            elif stop == "go_statement":
                 use.in_go = True
         for fl in closures:
             k = self.closure_kind(fl)
@@ -557,27 +621,27 @@ class FuncFlow:
                 use.in_go = True
         return use
 
-    def _fill_sink(self, use: Use, expr: ts.Node) -> None:
-        s = self._sink(expr)
-        use.sink, use.target, use.target_var, use.key, use.value = s
-
-    def _sink(self, expr: ts.Node) -> tuple[str, ts.Node | None, Var | None, str | None, ts.Node | None]:
+    def _sink(self, expr: ts.Node, parent: ts.Node | None | bool = False) -> tuple[str, ts.Node | None, Var | None, str | None, ts.Node | None]:
+        """Where ``expr``'s value goes; ``parent``: ``expr.parent`` when the caller has it."""
         node = expr
-        while True:
+        if parent is False:
             parent = node.parent
+        while True:
             if parent is None:
                 return ("read", None, None, None, None)
             pt = parent.type
             if pt in _TRANSPARENT:
                 node = parent
+                parent = node.parent
                 continue
-            if pt == "unary_expression" and parent.child_by_field_name("operator") is not None and \
-                    self.src.text(parent.child_by_field_name("operator")) in ("&", "*"):
-                node = parent
-                continue
+            if pt == "unary_expression":
+                op = parent.child_by_field_name("operator")
+                if op is not None and self.src.text(op) in ("&", "*"):
+                    node = parent
+                    parent = node.parent
+                    continue
             break
-        parent = node.parent
-        pt = parent.type
+        # here ``parent`` is ``node.parent`` and ``pt`` its type
         if pt == "expression_list":
             gp = parent.parent
             if gp is None:
@@ -671,10 +735,17 @@ class FuncFlow:
         """The Var an identifier (a use or a declaration) names, or None (package-level / import / builtin)."""
         if ident.type != "identifier":
             return None
-        return self._by_ident.get(ident.start_byte)
+        if not self._built:
+            # A Var bound to ``ident`` is named like it: no such declaration, no walk.
+            if not self._may_declare(self.src.data[ident.start_byte : ident.end_byte]):
+                return None
+            self._build()
+        return self._ids.get(ident.start_byte)
 
     def var_named(self, name: str, at: ts.Node) -> Var | None:
         """The Var ``name`` refers to at node ``at`` (by source position and nesting), or None."""
+        if not self._built and name.isascii() and not self._may_declare(name.encode()):
+            return None
         best: Var | None = None
         for v in self.vars:
             if v.name != name or v.ident is None:
@@ -885,6 +956,45 @@ class FuncFlow:
         if a.op == "range" or a.op == "recv":
             return None
         return self.ff.type_of(a.value, self, a.index, _depth + 1)
+
+
+#: Node types whose walk does nothing: types, field names, labels, literals, comments
+#: (``array_type`` is not one: its length may name a constant).
+_NO_NAMES = frozenset({
+    "parameter_list", "type_identifier", "qualified_type", "pointer_type", "struct_type",
+    "interface_type", "function_type", "map_type", "slice_type", "channel_type",
+    "type_declaration", "field_identifier", "label_name", "generic_type", "comment",
+    "interpreted_string_literal", "raw_string_literal", "int_literal", "float_literal",
+})
+
+#: How FuncFlow walks each node type with names or scopes of its own; any other node:
+#: its named children in order.
+_VISITORS = {
+    "block": FuncFlow._visit_block,
+    "statement_list": FuncFlow._visit_children,
+    "func_literal": FuncFlow._visit_func_literal,
+    "short_var_declaration": FuncFlow._visit_short_var,
+    "assignment_statement": FuncFlow._visit_assignment,
+    "var_declaration": FuncFlow._visit_var_decl,
+    "const_declaration": FuncFlow._visit_var_decl,
+    "if_statement": FuncFlow._visit_scoped,
+    "for_statement": FuncFlow._visit_scoped,
+    "expression_switch_statement": FuncFlow._visit_scoped,
+    "select_statement": FuncFlow._visit_scoped,
+    "type_switch_statement": FuncFlow._visit_type_switch_stmt,
+    "expression_case": FuncFlow._visit_scoped,
+    "default_case": FuncFlow._visit_scoped,
+    "communication_case": FuncFlow._visit_scoped,
+    "type_case": FuncFlow._visit_scoped,
+    "range_clause": FuncFlow._visit_range_or_receive,
+    "receive_statement": FuncFlow._visit_range_or_receive,
+    "keyed_element": FuncFlow._visit_keyed_element,
+    "selector_expression": FuncFlow._visit_operand,
+    "type_assertion_expression": FuncFlow._visit_operand,
+    "type_conversion_expression": FuncFlow._visit_operand,
+    "array_type": FuncFlow._visit_array_type,
+    "composite_literal": FuncFlow._visit_composite_literal,
+}
 
 
 def _scope_node(v: Var) -> ts.Node | None:
@@ -1267,6 +1377,15 @@ def _base_identifier(node: ts.Node) -> ts.Node | None:
         if nxt is None:
             return None
         n = nxt
+
+
+def _is_stop(t: str) -> bool:
+    """Does _enclosing_call_stmt's climb end at a node of type ``t``?"""
+    return t in FUNC_TYPES or t.endswith("_statement") and t not in ("expression_statement",) or t in ("block", "statement_list")
+
+
+#: _is_stop by node type, filled as types are met.
+_STOPS: dict[str, bool] = {}
 
 
 def _enclosing_call_stmt(node: ts.Node) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import tree_sitter as ts
@@ -46,8 +46,11 @@ class Import:
         return default_package_name(self.path)
 
 
+@lru_cache(maxsize=4096)
 def default_package_name(path: str) -> str:
-    """Best guess of a package's name from its import path (``gopkg.in/yaml.v3`` -> ``yaml``)."""
+    """Best guess of a package's name from its import path (``gopkg.in/yaml.v3`` -> ``yaml``).
+
+    A pure function of the path, memoised: the same few hundred paths recur in every file."""
     last = path.rstrip("/").rsplit("/", 1)[-1]
     if re.fullmatch(r"v[0-9]+", last) and "/" in path:
         last = path.rstrip("/").rsplit("/", 2)[-2]
@@ -63,10 +66,31 @@ def default_package_name(path: str) -> str:
 @dataclass(slots=True)
 class ImportTable:
     imports: list[Import] = field(default_factory=list)
+    # Index of ``imports`` by local name and by path, rebuilt when the list changes
+    # (it is filled once, by SourceFile.imports; the check keeps an append honest).
+    _index_key: tuple[Import, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _by_name: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _names_by_path: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _index(self) -> None:
+        key = tuple(self.imports)
+        if key == self._index_key:  # same imports (identity first, then fields)
+            return
+        by_name: dict[str, str] = {}
+        by_path: dict[str, set[str]] = {}
+        for i in self.imports:
+            local = i.local_name
+            if local:
+                by_name.setdefault(local, i.path)
+                by_path.setdefault(i.path, set()).add(local)
+        self._by_name = by_name
+        self._names_by_path = {p: frozenset(n) for p, n in by_path.items()}
+        self._index_key = key
 
     def names_for(self, path: str) -> set[str]:
         """Local identifiers bound to import ``path`` (empty if dot/blank only)."""
-        return {i.local_name for i in self.imports if i.path == path and i.local_name}
+        self._index()
+        return set(self._names_by_path.get(path, ()))
 
     def has(self, path: str) -> bool:
         return any(i.path == path for i in self.imports)
@@ -75,10 +99,9 @@ class ImportTable:
         return any(i.path == path and i.name == "." for i in self.imports)
 
     def resolve(self, name: str) -> str | None:
-        for i in self.imports:
-            if i.local_name == name:
-                return i.path
-        return None
+        """The import path bound to local name ``name`` (the first such import), or None."""
+        self._index()
+        return self._by_name.get(name)
 
 
 class SourceFile:
