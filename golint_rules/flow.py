@@ -1096,7 +1096,7 @@ class FileFlow:
         cached = getattr(self, "_fln", None)
         if cached is None:
             cached = set()
-            for n in parsing.captures(_TOPLEVEL_NAMES_QUERY, self.src.root).get("n", []):
+            for n in _root_captures(_TOPLEVEL_NAMES_QUERY, self.src.root).get("n", []):
                 cached.add(self.src.text(n))
             self._fln = cached
         return cached
@@ -1242,6 +1242,14 @@ _STRUCTS_QUERY = """
 """
 
 
+def _root_captures(q: str, root: ts.Node) -> dict[str, list[ts.Node]]:
+    """``parsing.captures`` of a query whose patterns all start at ``(source_file ...)``:
+    no match can start below the root, so the cursor does not visit function bodies."""
+    cursor = ts.QueryCursor(parsing.query(q))
+    cursor.set_max_start_depth(0)
+    return cursor.captures(root)
+
+
 def _package_memo(pkg: Package, what: str, f: SourceFile, build):
     """``build(f)``, once per file of a package."""
     memo = pkg.memo.setdefault(what, {})
@@ -1254,7 +1262,7 @@ def _package_memo(pkg: Package, what: str, f: SourceFile, build):
 
 def _file_vars(f: SourceFile) -> dict[str, tuple[SourceFile, ts.Node]]:
     out: dict[str, tuple[SourceFile, ts.Node]] = {}
-    for spec in parsing.captures(_VARS_QUERY, f.root).get("spec", []):
+    for spec in _root_captures(_VARS_QUERY, f.root).get("spec", []):
         for n in spec.children_by_field_name("name"):
             out.setdefault(f.text(n), (f, spec))
     return out

@@ -171,7 +171,14 @@ class SourceFile:
     @cached_property
     def imports(self) -> ImportTable:
         table = ImportTable()
-        caps = parsing.matches(IMPORTS_QUERY, self.root)
+        root = self.root
+        cursor = ts.QueryCursor(parsing.query(IMPORTS_QUERY))
+        if not root.has_error:
+            # Without syntax errors an import_spec only sits at depth 2 or 3 (source_file >
+            # import_declaration [> import_spec_list] > import_spec): the query need not
+            # visit the rest of the tree.
+            cursor.set_max_start_depth(3)
+        caps = cursor.matches(root)
         for _, m in caps:
             spec = m["spec"][0]
             path_node = m["path"][0]

@@ -178,3 +178,28 @@ def test_facts_are_built_once():
     first = fn.vars
     assert fn.vars is first and fn._by_ident is fn._by_ident
     assert ff.function(top) is fn
+
+
+def test_root_queries_limited_to_the_root_find_the_same_nodes():
+    code = CODE + """
+var (
+	a, b = 1, 2
+	client = &nethttp.Client{}
+)
+var single int
+const k = 3
+type T struct{ f int }
+
+func (T) m() {
+	var local int
+	type inner struct{}
+	_ = local
+}
+"""
+    src, _ = build(code)
+    for q in (flow._TOPLEVEL_NAMES_QUERY, flow._VARS_QUERY):
+        full = parsing.captures(q, src.root)
+        limited = flow._root_captures(q, src.root)
+        assert {k: [n.id for n in v] for k, v in full.items()} == {k: [n.id for n in v] for k, v in limited.items()}
+    names = flow.FileFlow(src)._file_level_names
+    assert {"a", "b", "client", "single", "k", "T", "plain"} <= names and "local" not in names

@@ -93,3 +93,33 @@ def test_default_package_name_memoised_and_pure():
         assert default_package_name(path) == want
         assert default_package_name(path) == want  # from the cache
     assert default_package_name.cache_info().hits >= len(cases)
+
+
+def full_scan_imports(src: SourceFile) -> list[tuple[str, str | None, int]]:
+    from golint_rules import parsing
+    from golint_rules.source import IMPORTS_QUERY
+
+    out = []
+    for _, m in parsing.matches(IMPORTS_QUERY, src.root):
+        name = m.get("name")
+        out.append((src.text(m["path"][0]).strip('"`'), src.text(name[0]) if name else None, m["spec"][0].start_byte))
+    return out
+
+
+def test_depth_limited_import_query_finds_every_spec():
+    broken = CODE + b"""
+func f() {
+	x := 
+}
+
+import "late/after/error"
+"""
+    late = CODE + b'\nfunc g() {}\n\nimport "late/valid"\n'
+    for data in (CODE, broken, late, b'package p\nimport "fmt"\n', b"package p\n"):
+        src = SourceFile(Path("x.go"), "x.go", data)
+        got = [(i.path, i.name, i.start_byte) for i in src.imports.imports]
+        assert got == full_scan_imports(src)
+    src = SourceFile(Path("x.go"), "x.go", late)
+    assert not src.root.has_error and src.imports.resolve("valid") == "late/valid"
+    src = SourceFile(Path("x.go"), "x.go", broken)
+    assert src.root.has_error
