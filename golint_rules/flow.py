@@ -1013,6 +1013,25 @@ def _scope_node(v: Var) -> ts.Node | None:
 # The file-level object
 
 
+def _top_function(root: ts.Node, node: ts.Node) -> ts.Node | None:
+    """The outermost function (declaration or literal) around ``node`` or ``node`` itself."""
+    if node.start_byte < node.end_byte:
+        # A function or method declaration among the root's children holding ``node`` is
+        # the outermost: found in one descent instead of a climb (``parent`` costs a
+        # descent from the root at every step). Siblings do not overlap.
+        child = root.child_with_descendant(node)
+        if child is not None and child.type in ("function_declaration", "method_declaration") \
+                and child.start_byte <= node.start_byte and node.end_byte <= child.end_byte:
+            return child
+    top: ts.Node | None = None
+    n: ts.Node | None = node
+    while n is not None:
+        if n.type in FUNC_TYPES:
+            top = n
+        n = n.parent
+    return top
+
+
 class FileFlow:
     """The flow facts of one file, built lazily per top-level function."""
 
@@ -1023,12 +1042,7 @@ class FileFlow:
 
     def function(self, node: ts.Node) -> FuncFlow | None:
         """The FuncFlow of the top-level function holding ``node`` (None at package level)."""
-        top: ts.Node | None = None
-        n: ts.Node | None = node
-        while n is not None:
-            if n.type in FUNC_TYPES:
-                top = n
-            n = n.parent
+        top = _top_function(self.src.root, node)
         if top is None:
             return None
         ff = self._funcs.get(top.id)

@@ -203,3 +203,22 @@ func (T) m() {
         assert {k: [n.id for n in v] for k, v in full.items()} == {k: [n.id for n in v] for k, v in limited.items()}
     names = flow.FileFlow(src)._file_level_names
     assert {"a", "b", "client", "single", "k", "T", "plain"} <= names and "local" not in names
+
+
+def test_top_function_by_descent_matches_the_climb():
+    src, ff = build(CODE + "\nvar hook = func() { go func() { _ = 1 }() }\n")
+
+    def climb(node):
+        top, n = None, node
+        while n is not None:
+            if n.type in flow.FUNC_TYPES:
+                top = n
+            n = n.parent
+        return top
+
+    nodes = parsing.captures("[(identifier) (call_expression) (func_literal) (function_declaration) "
+                             "(var_spec) (source_file) (block)] @n", src.root)["n"]
+    assert len(nodes) > 100
+    for n in nodes:
+        a, b = flow._top_function(src.root, n), climb(n)
+        assert (a is None) == (b is None) and (a is None or a.id == b.id), (n.type, n.start_point)
