@@ -1099,11 +1099,20 @@ class FileFlow:
         return self._package_level_name(name)
 
     def _package_level_name(self, name: str) -> bool:
-        """Does this file or package declare ``name`` at package level (shadowing an import)?"""
-        if name in self._file_level_names:
-            return True
+        """Does this file or package declare ``name`` at package level (shadowing an import)?
+
+        Memoised per name for the package attached when asked (``package`` may be
+        attached after the first question: the memo starts over then)."""
         pkg = self.package
-        return pkg is not None and (name in pkg.funcs or name in pkg.type_names)
+        memo = self.__dict__.get("_pln_memo")
+        if memo is None or memo[0] is not pkg:
+            memo = self._pln_memo = (pkg, {})
+        known = memo[1].get(name)
+        if known is not None:
+            return known
+        got = name in self._file_level_names or (pkg is not None and (name in pkg.funcs or name in pkg.type_names))
+        memo[1][name] = got
+        return got
 
     @property
     def _file_level_names(self) -> set[str]:

@@ -222,3 +222,17 @@ def test_top_function_by_descent_matches_the_climb():
     for n in nodes:
         a, b = flow._top_function(src.root, n), climb(n)
         assert (a is None) == (b is None) and (a is None or a.id == b.id), (n.type, n.start_point)
+
+
+def test_package_level_names_memo_follows_the_attached_package():
+    from golint_rules.package import Package
+
+    src, ff = build()
+    other = SourceFile(Path("y.go"), "y.go", b"package p\n\nfunc nethttp() {}\n")
+    sel = next(s for s in parsing.captures("(selector_expression) @s", src.root)["s"]
+               if src.text(s).startswith("nethttp.NewRequest"))
+    assert ff.declares("nethttp") is False and ff.pkg_member(sel) == ("net/http", "NewRequestWithContext")
+    ff.package = Package(".", "p", [src, other])  # attached later, as flow_of does
+    assert ff.declares("nethttp") is True and ff.pkg_member(sel) is None
+    ff.package = Package(".", "p", [src])
+    assert ff.declares("nethttp") is False
