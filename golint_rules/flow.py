@@ -16,7 +16,10 @@ object::
 
 Nothing is computed eagerly: a rule finds its candidates with tree-sitter
 queries (in C) and asks for the facts of the functions that hold them; only
-those function bodies are walked in Python, once, and cached.
+those function bodies are walked in Python, once, and cached. Even the walk waits
+until a fact is read: ``var_of`` answers "not a local" without it when no
+identifier of that name sits where the walk would declare one (``http`` in
+``http.Get``, ``new`` in ``new(T)``), which is most package-member questions.
 
 The model
 ---------
