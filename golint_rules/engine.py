@@ -202,8 +202,16 @@ class Engine:
                 packages[key] = Package(str(directory), key, members)
             return packages[key]
 
-        for path, src in sources.items():
-            result.findings.extend(self._scan_file(src, package_of, result))
+        try:
+            for path, src in sources.items():
+                result.findings.extend(self._scan_file(src, package_of, result))
+        finally:
+            # The package views, their memos and the flow facts point at each other (cycles):
+            # break them so the trees go now, not at the next full garbage collection.
+            for pkg in packages.values():
+                pkg.release()
+            for src in sources.values():
+                src.release()
 
     def _scan_file(self, src: SourceFile, package_of: Callable[[SourceFile], Package], result: ScanResult) -> list[Finding]:
         data = src.data
@@ -263,6 +271,10 @@ class Engine:
                         rule=a.code, error=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})",
                     )
                 )
+        for value in shared.values():  # shared analyses: drop their cycles with the file
+            release = getattr(value, "release", None)
+            if release is not None:
+                release()
         for raw in raws:
             if raw.start_byte >= 0 and any(s <= raw.start_byte < e for s, e in err_ranges):
                 continue

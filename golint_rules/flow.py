@@ -1043,6 +1043,11 @@ class FileFlow:
         self.package = package
         self._funcs: dict[int, FuncFlow] = {}
 
+    def release(self) -> None:
+        """Break the FileFlow <-> FuncFlow cycles so the tree is freed at once."""
+        self._funcs.clear()
+        self.__dict__.pop("_pln_memo", None)
+
     def function(self, node: ts.Node) -> FuncFlow | None:
         """The FuncFlow of the top-level function holding ``node`` (None at package level)."""
         top = _top_function(self.src.root, node)

@@ -490,6 +490,11 @@ class Package:
         """Is the function or method ``key`` passed by name to a route registration?"""
         return key in self.registered
 
+    def release(self) -> None:
+        """Drop every index and memo (they hold trees and point back here)."""
+        for name in ("funcs", "methods", "type_names", "registered", "calls", "memo"):
+            self.__dict__.pop(name, None)
+
     def callable_from(self, file: SourceFile) -> list[SourceFile]:
         """The files whose functions ``file`` can call: all of them from a ``_test.go``
         file, the non-test files otherwise (a build without tests does not see them)."""

@@ -113,6 +113,11 @@ class SourceFile:
         self.data = data
         self._tree: ts.Tree | None = None
 
+    def release(self) -> None:
+        """Drop the tree and what points into it (the engine calls this when the file is done)."""
+        self._tree = None
+        self.__dict__.pop("imports", None)
+
     # -- basic facts -------------------------------------------------------
     @property
     def is_test(self) -> bool:
