@@ -123,7 +123,7 @@ def test_rust_path_parses_only_candidate_files(tmp_path, monkeypatch):
 
     (tmp_path / "a.go").write_text("package a\n\nfunc f() {\n\tdefer func() { go g() }()\n}\n\nfunc g() {}\n")
     # b.go passes every byte prefilter of GR001 (the word defer, a go statement) but has no defer_statement
-    (tmp_path / "b.go").write_text("package a\n\n// defer is only mentioned in this comment\nfunc h() { go g() }\n")
+    (tmp_path / "b.go").write_text("package a\n\n// defer func() is only mentioned in this comment\nfunc h() { go g() }\n")
     parsed: list[bytes] = []
     real = parsing.parse
     monkeypatch.setattr(parsing, "parse", lambda data: parsed.append(data[:12]) or real(data))

@@ -354,19 +354,30 @@ SPAWN_CALL_RE = re.compile(rb"\.\s*Go\s*\(|AfterFunc")
 DEFERRED_CALL_RE = re.compile(rb"\bdefer\s+(?:[\w\x80-\xff]+\s*\.\s*)?([\w\x80-\xff]+)\s*\(")
 
 
+#: ``defer func() {...}()`` / ``defer (func() {...})()``: a deferred literal.
+DEFERRED_LITERAL_RE = re.compile(rb"\bdefer\s*\(?\s*func\b")
+
+
 def package_gate(src: SourceFile, pkg: Package, options: dict) -> bool:
-    """Bytes only: a deferred goroutine needs a ``go`` statement or a spawning call in this
-    file, or a deferred call ``defer name(...)`` of a helper of the package (a file this
-    one can call into) that can declare ``name`` and holds a ``go`` statement."""
-    if SPAWN_CALL_RE.search(src.data) or pkg.file_matches(src, GO_KEYWORD_RE):
+    """Bytes only. Each form GR001 reports needs, in this file:
+
+    - a deferred literal (``defer func``) and a ``go`` statement or a spawning call;
+    - or a spawning call deferred directly (``defer g.Go(f)``, ``defer time.AfterFunc``);
+    - or ``defer name(...)`` / ``defer recv.name(...)`` where a file of the package this
+      one can call into (itself included) can declare ``name`` and holds a ``go`` statement.
+    """
+    data = src.data
+    if DEFERRED_LITERAL_RE.search(data) and (SPAWN_CALL_RE.search(data) or pkg.file_matches(src, GO_KEYWORD_RE)):
         return True
-    names = {m.group(1) for m in DEFERRED_CALL_RE.finditer(src.data)} - {b"func"}  # a literal: its go is here
+    names = {m.group(1) for m in DEFERRED_CALL_RE.finditer(data)} - {b"func"}
     if not names:
         return False
+    if names & {b"Go", b"AfterFunc"}:
+        return True
     return any(
         can_name(f.data, name)
         for f in pkg.callable_from(src)
-        if f is not src and pkg.file_matches(f, GO_KEYWORD_RE)
+        if pkg.file_matches(f, GO_KEYWORD_RE)
         for name in names
     )
 
