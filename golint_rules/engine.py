@@ -364,6 +364,8 @@ class Engine:
 
     def _finish_file(self, findings: list[Finding], rel: str, data: bytes) -> list[Finding]:
         """Apply suppressions, per-path ignores, selection; add source lines and fingerprints."""
+        if not findings and b"gorules:ignore" not in data:
+            return []  # nothing to filter, no suppression to check (most files)
         items = supp.parse(data)
         index = supp.SuppressionIndex(items)
         ignored = self.config.ignored_codes(self._rel_for_config(rel))

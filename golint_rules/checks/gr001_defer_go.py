@@ -351,11 +351,11 @@ SPAWN_CALL_RE = re.compile(rb"\.\s*Go\s*\(|AfterFunc")
 
 
 #: ``defer name(`` / ``defer recv.name(``: the deferred calls that may be same-package helpers.
-DEFERRED_CALL_RE = re.compile(rb"\bdefer\s+(?:[\w\x80-\xff]+\s*\.\s*)?([\w\x80-\xff]+)\s*\(")
+DEFERRED_CALL_RE = re.compile(rb"defer\s+(?:[\w\x80-\xff]+\s*\.\s*)?([\w\x80-\xff]+)\s*\(")
 
 
 #: ``defer func() {...}()`` / ``defer (func() {...})()``: a deferred literal.
-DEFERRED_LITERAL_RE = re.compile(rb"\bdefer\s*\(?\s*func\b")
+DEFERRED_LITERAL_RE = re.compile(rb"defer\s*\(?\s*func\b")
 
 
 def package_gate(src: SourceFile, pkg: Package, options: dict) -> bool:
