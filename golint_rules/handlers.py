@@ -67,13 +67,25 @@ _FUNCS_QUERY = """
 """
 #: The bytes a route registration needs (the prefilter of :func:`route_calls` and of
 #: GR008's package gate): ``x.HandlerFunc(`` / ``r.NotFound(``, or ``x.NAME(`` for another
-#: route method whose first or second argument holds a string (:func:`route_call` wants a
-#: path literal there: ``"/x"``, ``""``, ``"GET /x"``, ``prefix + "/x"``). Arguments do
+#: route method whose first or second argument holds a path literal as :func:`route_call`
+#: wants it: a string starting with ``/`` (``"/x"``, ``prefix + "/x"``) or ``""``, and for
+#: ``Handle``/``HandleFunc`` a ServeMux pattern (``"GET /x"``, ``"host/x"``). Arguments do
 #: not cross parentheses: a path built by a call is not a path literal.
+_PATH_LITERAL = rb'(?:["`]/|""|``)'
+_MUX_PATTERN = rb'["`](?:[A-Z]+ +)?[\w.-]*/'  # ServeMux: "GET /x", "host/x"
+
+
+def _route_re(names: set[str], path: bytes) -> bytes:
+    return (
+        rb"\.\s*(?:" + "|".join(sorted(names)).encode() + rb")\s*\("
+        rb"\s*(?:[^,()]*?" + path + rb"|[^,()]*,\s*[^,()]*?" + path + rb")"
+    )
+
+
 ROUTE_CALL_RE = re.compile(
     rb"\.\s*(?:" + "|".join(sorted(CONVERSIONS | NO_PATH)).encode() + rb")\s*\("
-    rb"|\.\s*(?:" + "|".join(sorted(ROUTE_NAMES - CONVERSIONS - NO_PATH)).encode() + rb")\s*\("
-    rb"\s*(?:[^,()]*?[\"`]|[^,()]*,\s*[^,()]*?[\"`])"
+    + rb"|" + _route_re(ROUTE_NAMES - CONVERSIONS - NO_PATH, _PATH_LITERAL)
+    + rb"|" + _route_re({"Handle", "HandleFunc"}, _MUX_PATTERN)
 )
 _HTTP_METHOD_RE = re.compile(r"^[A-Z]+$")
 _MUX_PATTERN_RE = re.compile(r"^(?:[A-Z]+ +)?(?:[\w.-]+)?/")  # ServeMux (Go 1.22): "GET /x", "host/x", "/x"

@@ -129,3 +129,12 @@ def test_type_and_method_declaration_patterns():
         assert can_declare_method(text, b"Get"), text
     for text in (b"c.Get()", b"Get()", b"func Get()", b"// Get returns"):
         assert not can_declare_method(text, b"Get"), text
+
+
+def test_route_call_pattern_wants_a_path_literal_where_route_call_does():
+    for text in (b'r.GET("/x", h)', b'mux.HandleFunc("GET /x", h)', b'r.Handle("GET", "/x", h)', b'g.GET("", h)',
+                 b"g.GET(``, h)", b'r.Get(prefix + "/x", h)', b"http.HandlerFunc(f)", b'r.Method(http.MethodGet, "/x", h)',
+                 b'mux.Handle("example.com/x", h)', b"r.NotFound(h)", b'r.\n\tGET(\n\t\t"/x",\n\t\th)'):
+        assert ROUTE_CALL_RE.search(text), text
+    for text in (b'cache.Get("key")', b"m.Get(k)", b'c.Post(url, "application/json", body)', b'r.GET(path("/x"), h)'):
+        assert not ROUTE_CALL_RE.search(text), text
