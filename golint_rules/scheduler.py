@@ -79,6 +79,13 @@ def resolve_jobs(jobs: int | None) -> int:
 # ---------------------------------------------------------------------------
 
 
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def plan_units(engine: "Engine", disc: "Discovered") -> tuple[list[Unit], int]:
     """The units of a scan in a stable order, and the progress of excluded module files."""
     units: list[Unit] = []
@@ -278,8 +285,11 @@ def run_units(engine: "Engine", disc: "Discovered", paths: list[Path], result: "
     pooled = jobs > 1 and nfiles >= POOL_MIN_FILES
     if cache is not None or pooled:
         for u in units:
-            u.stats = stat_files(u.files)
-            u.size = sum(s.size for s in u.stats) if u.stats else 0
+            if cache is not None:
+                u.stats = stat_files(u.files)
+                u.size = sum(s.size for s in u.stats) if u.stats else 0
+            else:  # sizes only (the pool's order): no stat records to keep in every process
+                u.size = sum(_size(f) for f in u.files)
         if cache is not None:
             _module_keys(units, disc, paths, engine)
         pooled = pooled and sum(u.size for u in units) >= POOL_MIN_BYTES
