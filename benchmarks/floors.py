@@ -9,8 +9,10 @@ MODE:
   prefilter (imports ``net/http``, a web framework or ``context``; or a
   ``_test.go`` with ``func Fuzz``; or ``defer`` with a go statement, ``.Go(`` or
   ``AfterFunc``), parse what it keeps. The issue's "floor of this approach".
-- ``prefilter-gorules``: the same with gorules' own per-rule ``needs`` tokens and
-  its generated-file rule (what the engine parses before any rule runs).
+- ``prefilter-gorules``: the same with gorules' own per-file tokens (``needs`` and
+  ``needs_also``) and its generated-file rule. The engine parses less than this: its
+  package gates (GR001, GR008) come after, and need the package's other files
+  (``benchmarks/parsed.py`` shows what a real scan parses).
 
 Work is split over N forked processes (default: one per core), largest files
 first; the output is one JSON line: files, bytes, kept files, kept bytes.
