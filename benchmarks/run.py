@@ -91,8 +91,10 @@ def measure(cmd: list[str], *, env: dict | None = None, stdout=None, timeout: fl
     full = ["/usr/bin/time", "-f", "%M", "-o", timefile.name, *cmd]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # cwd: the snapshot, never the work tree (``python -m golint_rules`` imports from the
+    # current directory first: from the repository it would run the edited, uncompiled sources)
     proc = subprocess.Popen(full, env={**os.environ, **(env or {})}, stdout=stdout or subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, cwd=str(BENCH / "snap") if (BENCH / "snap").is_dir() else None)
     peak_pss = 0
     timed_out = False
     while proc.poll() is None:
@@ -143,7 +145,7 @@ class Tools:
         self.astgrep = str(BIN / "ast-grep") if (BIN / "ast-grep").exists() else shutil.which("ast-grep")
         self.semgrep = str(BIN / "semgrep") if (BIN / "semgrep").exists() else shutil.which("semgrep")
         self.version = subprocess.run(self.gorules + ["--version"], env={**os.environ, **self.env},
-                                      capture_output=True, text=True).stdout.strip()
+                                      capture_output=True, text=True, cwd=str(snap)).stdout.strip()
 
 
 def count_json_findings(path: Path) -> int | None:

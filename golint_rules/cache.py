@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine, ScanResult
 
 FORMAT = 1
+INDEX_NAME = "index.json"
 KEEP_DAYS = 30  # a namespace no scan used for this long is deleted
 RACY_NS = 2_000_000_000  # stat data younger than this is not trusted
 
@@ -71,7 +72,7 @@ class FileStat:
     @classmethod
     def of(cls, path: Path, now_ns: int) -> "FileStat | None":
         try:
-            st = os.stat(path)
+            st = os.stat(str(path))
         except OSError:
             return None
         return cls(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mtime_ns < now_ns - RACY_NS)
@@ -148,6 +149,10 @@ class ScanCache:
         self.misses = 0
         self.stores = 0
         self.errors = 0
+        #: entries of the last scan that changed anything, in one file (one read, not thousands)
+        self._index: dict[str, Any] | None = None
+        self._index_complete = True  # every entry this scan used came from the index
+        self._used: dict[str, dict[str, Any]] = {}  # entries this scan's hits used
 
     @classmethod
     def for_scan(cls, engine: "Engine", scan_root: Path, cache_dir: Path | None) -> "ScanCache":
@@ -208,7 +213,53 @@ class ScanCache:
         key = hashlib.sha256(f"{kind}\0{path}".encode()).hexdigest()[:40]
         return self.dir / key[:2] / f"{key[2:]}.json"
 
+    def _index_entries(self) -> dict[str, Any]:
+        if self._index is None:
+            self._index = {}
+            try:
+                raw = (self.dir / INDEX_NAME).read_bytes()
+            except OSError:
+                return self._index
+            try:
+                data = json.loads(raw)
+                if not isinstance(data, dict) or data.get("v") != FORMAT or not isinstance(data.get("entries"), dict):
+                    raise ValueError("not an index of this format")
+                self._index = data["entries"]
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                self.errors += 1  # corrupt: ignored, rewritten at the end of this scan
+        return self._index
+
     def _load(self, kind: str, path: Path) -> dict[str, Any] | None:
+        key = f"{kind}\0{path}"
+        entry = self._index_entries().get(key)
+        if isinstance(entry, dict) and entry.get("v") == FORMAT and entry.get("path") == str(path):
+            self._used[key] = entry
+            return entry
+        self._index_complete = False
+        entry = self._load_file(kind, path)
+        if entry is not None:
+            self._used[key] = entry
+        return entry
+
+    def drop_index(self) -> None:
+        self._index = None
+
+    def finish(self, keys: list[tuple[str, Path]]) -> None:
+        """After a scan: rewrite the index when anything changed (a miss, a refresh, a
+        unit the index did not hold), from the entries this scan used or stored."""
+        self._index = None
+        if self._index_complete and not self.misses and not self.stores:
+            return
+        entries: dict[str, Any] = {}
+        for kind, path in keys:
+            key = f"{kind}\0{path}"
+            entry = self._used.get(key) or self._load_file(kind, path)  # stored by a worker: its file
+            if entry is not None:
+                entries[key] = entry
+        self._write_json(self.dir / INDEX_NAME, {"v": FORMAT, "entries": entries})
+        self._used.clear()
+
+    def _load_file(self, kind: str, path: Path) -> dict[str, Any] | None:
         p = self._entry_path(kind, path)
         try:
             raw = p.read_bytes()
@@ -226,6 +277,11 @@ class ScanCache:
     def _store(self, kind: str, path: Path, entry: dict[str, Any]) -> None:
         p = self._entry_path(kind, path)
         entry = {"v": FORMAT, "path": str(path), **entry}
+        if self._write_json(p, entry):
+            self.stores += 1
+            self._used[f"{kind}\0{path}"] = entry
+
+    def _write_json(self, p: Path, data: dict[str, Any]) -> bool:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             self._tag()
@@ -234,17 +290,18 @@ class ScanCache:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=p.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(entry, f, separators=(",", ":"))
-                os.replace(tmp, p)  # atomic: readers see the old entry or the new one
+                    json.dump(data, f, separators=(",", ":"))
+                os.replace(tmp, p)  # atomic: readers see the old file or the new one
             except BaseException:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
                 raise
-            self.stores += 1
+            return True
         except OSError:
             self.errors += 1  # a read-only or full cache never fails the scan
+            return False
 
     def _tag(self) -> None:
         tag = self.root / "CACHEDIR.TAG"
@@ -261,7 +318,7 @@ class ScanCache:
     @staticmethod
     def package_extra(directory: Path) -> list[list[Any]]:
         """What a package's findings depend on besides its .go files: GR010's seed corpora."""
-        fuzz = directory / "testdata" / "fuzz"
+        fuzz = os.path.join(directory, "testdata", "fuzz")
         try:
             entries = sorted(os.scandir(fuzz), key=lambda e: e.name)
         except OSError:
@@ -282,7 +339,7 @@ class ScanCache:
         h = hashlib.sha256()
         for name, sha in names_shas:
             h.update(f"{name}\0{sha}\n".encode())
-        h.update(json.dumps(extra).encode())
+        h.update(json.dumps(extra).encode() if extra else b"[]")
         return h.hexdigest()
 
     def lookup_package(self, directory: Path, stats: list[FileStat]) -> "ScanResult | None":

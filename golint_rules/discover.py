@@ -93,25 +93,28 @@ def _git_listing(top: Path) -> set[Path] | None:
 def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | None = None) -> Discovered:
     resolved = [Path(os.path.abspath(p)) for p in paths]
     result = Discovered(root=Path(os.path.abspath(root)) if root is not None else scan_root(resolved))
-    listings: dict[Path, set[Path] | None] = {}
-    seen: set[Path] = set()
+    listings: dict[str, set[Path] | None] = {}
+    seen: set[str] = set()
 
-    tops: dict[Path, Path | None] = {}
+    tops: dict[str, str | None] = {}
 
-    def toplevel(d: Path) -> Path | None:  # git_toplevel, memoised per directory
-        if d not in tops:
-            if (d / ".git").exists():
-                tops[d] = d
+    def toplevel(d: str) -> str | None:  # git_toplevel, memoised per directory (strings: cheap)
+        top = tops.get(d, "")
+        if top == "":
+            if os.path.exists(os.path.join(d, ".git")):
+                top = d
             else:
-                tops[d] = None if d.parent == d else toplevel(d.parent)
-        return tops[d]
+                parent = os.path.dirname(d)
+                top = None if parent == d else toplevel(parent)
+            tops[d] = top
+        return top
 
     for p in resolved:
         if p.is_file() or (p.is_symlink() and not p.is_dir()):
             if not wanted_file(p.name):
                 continue
-            if p not in seen:
-                seen.add(p)
+            if str(p) not in seen:
+                seen.add(str(p))
                 result.add(p)  # an explicitly named file is always scanned
             continue
         if not p.is_dir():
@@ -123,16 +126,26 @@ def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | 
             if not names:
                 continue
             d = Path(dirpath)
-            top = toplevel(d) if use_gitignore else None  # one look-up per directory, not per file
+            child = getattr(d, "_make_child_relpath", d.joinpath)  # pathlib's own fast join when present
+            top = toplevel(dirpath) if use_gitignore else None  # one look-up per directory, not per file
             if top is not None and top not in listings:
-                listings[top] = _git_listing(top)
+                listings[top] = _git_listing(Path(top))
             listing = listings[top] if top is not None else None
+            go_files = None
             for name in names:
-                fp = d / name
-                if fp in seen or (listing is not None and fp not in listing):
+                key = os.path.join(dirpath, name)
+                if key in seen:
                     continue
-                seen.add(fp)
-                result.add(fp)
+                fp = child(name)
+                if listing is not None and fp not in listing:
+                    continue
+                seen.add(key)
+                if name.endswith(".go"):
+                    if go_files is None:
+                        go_files = result.packages.setdefault(d, [])
+                    go_files.append(fp)
+                else:
+                    result.module_files.append(fp)
     return result
 
 

@@ -146,7 +146,7 @@ def _module_keys(units: list[Unit], disc: "Discovered", paths: list[Path], engin
             if not d.startswith(below):
                 break
             tree_files.extend(all_files[d])
-        stats = [stat(p) for p in sorted(tree_files)]
+        stats = [stat(p) for p in tree_files]  # directories in string order, files by name: deterministic
         if any(s is None or not s.trusted for s in stats):
             continue
         u.mod_key = ScanCache.module_key(mod_sha, stats)  # type: ignore[arg-type]
@@ -327,6 +327,8 @@ def run_units(engine: "Engine", disc: "Discovered", paths: list[Path], result: "
         else:
             pending.append(u)
 
+    if cache is not None:
+        cache.drop_index()  # looked up: the forked workers need not inherit it
     if pooled:  # decide again on what the cache left: a few misses are not worth a pool
         pooled = sum(len(u.files) for u in pending) >= POOL_MIN_FILES and sum(u.size for u in pending) >= POOL_MIN_BYTES
     from .backends import prepare
@@ -343,3 +345,6 @@ def run_units(engine: "Engine", disc: "Discovered", paths: list[Path], result: "
     finally:
         engine._hash_for_cache = False
         engine._candidates = None
+    if cache is not None:
+        cache.finish([("pkg" if u.kind == "pkg" else "mod", u.path) for u in units
+                      if (u.kind == "pkg" and u.stats is not None) or (u.kind == "mod" and u.mod_key is not None)])

@@ -136,10 +136,12 @@ def test_selection_is_part_of_the_key(tree: Path, tmp_path: Path):
 
 def test_corrupt_entries_are_ignored_and_replaced(tree: Path, tmp_path: Path):
     cold = scan(tree, tmp_path / "c")
-    entries = [p for p in (tmp_path / "c").rglob("*.json")]
+    entries = [p for p in (tmp_path / "c").rglob("*.json") if p.name != cache_mod.INDEX_NAME]
     assert len(entries) == 2
     entries[0].write_bytes(b"\x00\xffnot json")
     entries[1].write_text(json.dumps({"v": 1, "path": "elsewhere"}))
+    (index,) = (tmp_path / "c").rglob(cache_mod.INDEX_NAME)
+    index.write_bytes(b"{not json")
     again = scan(tree, tmp_path / "c")
     assert keys(again) == keys(cold) and again.files_cached == 0
     third = scan(tree, tmp_path / "c")
@@ -265,3 +267,27 @@ def test_namespaces_unused_for_a_month_are_pruned(tree: Path, tmp_path: Path):
     cfgfile.unlink()
     scan(tree, cache_dir)  # a namespace used recently is kept
     assert len(list((cache_dir / "v1").iterdir())) == 2
+
+
+def test_a_warm_scan_reads_one_index_not_every_entry(tree: Path, tmp_path: Path, monkeypatch):
+    cold = scan(tree, tmp_path / "c")
+    (index,) = (tmp_path / "c").rglob(cache_mod.INDEX_NAME)
+    loaded = []
+    real = cache_mod.ScanCache._load_file
+    monkeypatch.setattr(cache_mod.ScanCache, "_load_file", lambda self, k, p: loaded.append(p) or real(self, k, p))
+    before = index.stat().st_mtime_ns
+    warm = scan(tree, tmp_path / "c")
+    assert keys(warm) == keys(cold) and warm.files_cached == 3
+    assert loaded == [] and index.stat().st_mtime_ns == before  # nothing changed: nothing rewritten
+
+
+def test_a_stale_index_entry_is_a_miss_and_the_index_is_rewritten(tree: Path, tmp_path: Path):
+    scan(tree, tmp_path / "c")
+    (index,) = (tmp_path / "c").rglob(cache_mod.INDEX_NAME)
+    write(tree / "svc" / "helper.go", HELPER_SYNC)  # the helper no longer starts a goroutine
+    changed = scan(tree, tmp_path / "c")
+    assert keys(changed) == [("other/x.go", 4, "GR001")] and changed.files_cached == 1
+    entries = json.loads(index.read_text())["entries"]
+    assert len(entries) == 2
+    again = scan(tree, tmp_path / "c")
+    assert keys(again) == keys(changed) and again.files_cached == 3
