@@ -97,7 +97,7 @@ def measure(cmd: list[str], *, env: dict | None = None, stdout=None, timeout: fl
                             stderr=subprocess.PIPE, cwd=str(BENCH / "snap") if (BENCH / "snap").is_dir() else None)
     peak_pss = 0
     timed_out = False
-    while proc.poll() is None:
+    while True:
         if sample:
             peak_pss = max(peak_pss, sum(_pss_kb(p) for p in _children(proc.pid)[1:]))
         if timeout and time.perf_counter() - t0 > timeout:
@@ -107,7 +107,11 @@ def measure(cmd: list[str], *, env: dict | None = None, stdout=None, timeout: fl
                 except OSError:
                     pass
             timed_out = True
-        time.sleep(0.05)
+        try:  # returns the moment the process ends: the wall time is not rounded up to the sampling step
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
