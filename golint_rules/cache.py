@@ -37,6 +37,7 @@ ignored (and overwritten by the next store).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -102,6 +103,7 @@ def sha256_file(path: Path) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     """Size and mtime of every module of gorules and of the shipped policy files."""
     here = Path(__file__).resolve().parent
@@ -125,6 +127,17 @@ def _code_fingerprint() -> str:
                         continue
                     h.update(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def dir_listings_path(cache_dir: Path | None, paths: list[Path]) -> Path:
+    """Where the directory listings of a scan of ``paths`` are kept (``discover.DirListings``):
+    one file per gorules code and set of scanned paths, pruned with the namespaces."""
+    from . import __version__
+
+    key = json.dumps([__version__, _code_fingerprint(), sorted(os.path.abspath(p) for p in paths)])
+    name = hashlib.sha256(key.encode()).hexdigest()[:24]
+    root = Path(cache_dir) if cache_dir is not None else default_dir()
+    return root / f"v{FORMAT}" / f"dirs-{name}" / "listings.json"
 
 
 def _option_files(engine: "Engine") -> list[str]:

@@ -90,7 +90,116 @@ def _git_listing(top: Path) -> set[Path] | None:
     return {top / p for p in out.split("\0") if p}
 
 
-def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | None = None) -> Discovered:
+RACY_NS = 2_000_000_000  # a directory changed this recently may change again within its mtime tick
+
+
+class DirListings:
+    """Directory listings remembered between scans (git's "untracked cache" idea).
+
+    A directory's mtime changes whenever an entry is added, removed or renamed in it, so
+    while it is unchanged (and was at least 2 s old when recorded: coarse timestamps)
+    its subdirectories and wanted file names are the same, and the directory is not
+    listed again: a warm scan stats each directory instead of reading it. File contents
+    are not cached here (the scan cache keys them by stat data and hashes).
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None = None, entries: dict[str, list] | None = None) -> None:
+        self.path = path
+        self.entries = entries or {}
+        self.seen: dict[str, list] = {}
+        self.reused = 0
+
+    @classmethod
+    def load(cls, path: Path) -> "DirListings":
+        import json
+
+        try:
+            data = json.loads(path.read_bytes())
+            if isinstance(data, dict) and data.get("v") == cls.VERSION and isinstance(data.get("dirs"), dict):
+                return cls(path, data["dirs"])
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            pass  # missing or corrupt: list every directory, write a new one
+        return cls(path)
+
+    def lookup(self, d: str, mtime_ns: int) -> tuple[list[str], list[str]] | None:
+        e = self.entries.get(d)
+        if isinstance(e, list) and len(e) == 4 and e[0] == mtime_ns and e[1] is True:
+            self.seen[d] = e
+            self.reused += 1
+            return e[2], e[3]
+        return None
+
+    def record(self, d: str, mtime_ns: int, subdirs: list[str], names: list[str], now_ns: int) -> None:
+        self.seen[d] = [mtime_ns, mtime_ns < now_ns - RACY_NS, subdirs, names]
+
+    def save(self) -> None:
+        """Write what this walk saw, atomically, when it differs from what was loaded."""
+        if self.path is None or self.seen == self.entries:
+            return
+        import json
+        import tempfile
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump({"v": self.VERSION, "dirs": self.seen}, f, separators=(",", ":"))
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass  # a read-only cache never fails a scan
+
+
+def _walk(top: str, listings: DirListings | None):
+    """``os.walk(top)`` without following symlinks, pruned by :func:`skip_dir`, in the same
+    order (directories sorted, depth first), yielding (directory, sorted wanted names)."""
+    import time
+
+    now = time.time_ns()
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            mtime = os.stat(d).st_mtime_ns
+        except OSError:
+            continue
+        cached = listings.lookup(d, mtime) if listings is not None else None
+        if cached is not None:
+            subdirs, names = cached
+        else:
+            subdirs, names = [], []
+            try:
+                with os.scandir(d) as it:
+                    for e in it:
+                        try:
+                            is_dir = e.is_dir()
+                        except OSError:
+                            is_dir = False
+                        if is_dir:
+                            if not skip_dir(e.name) and not e.is_symlink():
+                                subdirs.append(e.name)
+                        elif wanted_file(e.name):
+                            names.append(e.name)
+            except OSError:
+                continue  # unreadable directory: skipped, as os.walk does
+            subdirs.sort()
+            names.sort()
+            if listings is not None:
+                listings.record(d, mtime, subdirs, names, now)
+        yield d, names
+        stack.extend(os.path.join(d, s) for s in reversed(subdirs))
+
+
+def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | None = None,
+             dir_cache: DirListings | None = None) -> Discovered:
     resolved = [Path(os.path.abspath(p)) for p in paths]
     result = Discovered(root=Path(os.path.abspath(root)) if root is not None else scan_root(resolved))
     listings: dict[str, set[Path] | None] = {}
@@ -120,9 +229,7 @@ def discover(paths: Iterable[Path], *, use_gitignore: bool = True, root: Path | 
         if not p.is_dir():
             result.problems.append((p, "no such file or directory"))
             continue
-        for dirpath, dirnames, filenames in os.walk(p, followlinks=False, onerror=None):
-            dirnames[:] = sorted(d for d in dirnames if not skip_dir(d))
-            names = sorted(n for n in filenames if wanted_file(n))
+        for dirpath, names in _walk(str(p), dir_cache):
             if not names:
                 continue
             d = Path(dirpath)

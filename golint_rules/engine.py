@@ -128,7 +128,15 @@ class Engine:
     # ------------------------------------------------------------------
     def scan(self, paths: Sequence[str | Path], progress: ProgressFn | None = None) -> ScanResult:
         t0 = time.perf_counter()
-        disc = discover([Path(p) for p in paths], root=self.options.root)
+        dir_cache = None
+        if self.options.cache:  # warm scans stat directories instead of listing them
+            from .cache import dir_listings_path
+            from .discover import DirListings
+
+            dir_cache = DirListings.load(dir_listings_path(self.options.cache_dir, [Path(p) for p in paths]))
+        disc = discover([Path(p) for p in paths], root=self.options.root, dir_cache=dir_cache)
+        if dir_cache is not None:
+            dir_cache.save()
         for file_filter in self.options.file_filters:
             file_filter.apply(disc)
         result = ScanResult(root=disc.root, findings=[], rules=self.rules)
