@@ -212,7 +212,8 @@ def _run_batch(batch: list[Unit]) -> list[tuple[int, "ScanResult"]]:
             import gc
 
             gc.collect()
-    _release_memory()  # after every batch: a few microseconds, and the heap stays small
+            _release_memory()  # only after big units: trimming after every batch made the workers
+            # fault the pages back in (mono-25k: 24.5 s instead of 20.2 s, no smaller peak)
     return out
 
 
