@@ -298,19 +298,9 @@ class ScanCache:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             self._tag()
-            import tempfile  # only when storing: keeps a cached run's start-up light
+            from .fsutil import write_atomic  # only when storing: keeps a cached run's start-up light
 
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=p.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                os.replace(tmp, p)  # atomic: readers see the old file or the new one
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(p, json.dumps(data, separators=(",", ":")).encode("utf-8"))
             return True
         except OSError:
             self.errors += 1  # a read-only or full cache never fails the scan

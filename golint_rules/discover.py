@@ -139,21 +139,12 @@ class DirListings:
         if self.path is None or self.seen == self.entries:
             return
         import json
-        import tempfile
+
+        from .fsutil import write_atomic
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump({"v": self.VERSION, "dirs": self.seen}, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(self.path, json.dumps({"v": self.VERSION, "dirs": self.seen}, separators=(",", ":")).encode())
         except OSError:
             pass  # a read-only cache never fails a scan
 

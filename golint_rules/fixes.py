@@ -32,9 +32,10 @@ import difflib
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .fsutil import write_atomic
 
 #: Rules whose fixes cannot change behaviour.
 SAFE_CODES = frozenset({"GR006"})
@@ -157,18 +158,7 @@ def unified_diff(path: str, old: bytes, new: bytes) -> str:
 def _write_atomic(path: Path, data: bytes) -> None:
     real = Path(os.path.realpath(path))
     mode = os.stat(real).st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".gorules-fix", dir=real.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(real, data, prefix=f".{real.name}.", suffix=".gorules-fix", mode=mode)
 
 
 def run(result, *, write: bool, codes: frozenset[str] = SAFE_CODES) -> FixReport:

@@ -108,40 +108,47 @@ _NOT_AFTER = _WORD | frozenset(b".:")  # "x.name", "name.X", "http://", labels
 _SPACE = frozenset(b" \t\r\n")
 
 
+def _words(data: bytes, name: bytes, not_before: frozenset[int], not_after: frozenset[int]):
+    """Offsets of ``name`` in ``data`` not preceded by a byte of ``not_before`` nor
+    followed by one of ``not_after`` (a whole word in the sense asked)."""
+    find, n, size = data.find, len(name), len(data)
+    i = find(name)
+    while i >= 0:
+        if (i == 0 or data[i - 1] not in not_before) and (i + n >= size or data[i + n] not in not_after):
+            yield i
+        i = find(name, i + 1)
+
+
+def _skip_back(data: bytes, j: int, spaces: bytes | frozenset[int]) -> int:
+    """From offset ``j`` backwards, skip ``spaces`` and ``/* */`` comments; the offset of the
+    last byte before them (-1 at the start of the data)."""
+    while j >= 0:
+        while j >= 0 and data[j] in spaces:
+            j -= 1
+        if j >= 1 and data[j - 1] == 0x2A and data[j] == 0x2F:  # "*/": skip the comment
+            k = data.rfind(b"/*", 0, j - 1)
+            if k < 0:
+                break
+            j = k - 1
+            continue
+        break
+    return j
+
+
 def can_name(data: bytes, name: bytes) -> bool:
     """Could ``data`` declare ``name``? Some occurrence is a whole word that is not
     used as a selector, an import path or a qualifier (``x.name``, ``"a/name"``, ``name.X``).
     A sound prefilter: every declaration of ``name`` is such an occurrence."""
-    find, n, size = data.find, len(name), len(data)
-    i = find(name)
-    while i >= 0:
-        if (i == 0 or data[i - 1] not in _NOT_BEFORE) and (i + n >= size or data[i + n] not in _NOT_AFTER):
-            return True
-        i = find(name, i + 1)
-    return False
+    return next(_words(data, name, _NOT_BEFORE, _NOT_AFTER), None) is not None
 
 
 def can_declare_func(data: bytes, name: bytes) -> bool:
     """Could ``data`` declare the package function ``name``: ``func name`` (spaces,
     newlines and ``/* */`` comments allowed between), ``name`` a whole word."""
-    find, n, size = data.find, len(name), len(data)
-    i = find(name)
-    while i >= 0:
-        if i + n >= size or data[i + n] not in _WORD:
-            j = i - 1
-            while j >= 0:
-                while j >= 0 and data[j] in _SPACE:
-                    j -= 1
-                if j >= 1 and data[j - 1] == 0x2A and data[j] == 0x2F:  # "*/": skip the comment
-                    k = data.rfind(b"/*", 0, j - 1)
-                    if k < 0:
-                        break
-                    j = k - 1
-                    continue
-                break
-            if j >= 3 and j < i - 1 and data[j - 3 : j + 1] == b"func" and (j < 4 or data[j - 4] not in _WORD):
-                return True
-        i = find(name, i + 1)
+    for i in _words(data, name, frozenset(), _WORD):
+        j = _skip_back(data, i - 1, _SPACE)
+        if j >= 3 and j < i - 1 and data[j - 3 : j + 1] == b"func" and (j < 4 or data[j - 4] not in _WORD):
+            return True
     return False
 
 
@@ -149,17 +156,7 @@ def _token_before(data: bytes, i: int) -> tuple[bytes, int]:
     """The token that ends right before offset ``i`` on the same line, skipping spaces, tabs
     and ``/* */`` comments: ``b"\\n"`` at a line start, else the last character, or a keyword;
     and where that token starts."""
-    j = i - 1
-    while j >= 0:
-        while j >= 0 and data[j] in b" \t":
-            j -= 1
-        if j >= 1 and data[j - 1] == 0x2A and data[j] == 0x2F:  # "*/"
-            k = data.rfind(b"/*", 0, j - 1)
-            if k < 0:
-                break
-            j = k - 1
-            continue
-        break
+    j = _skip_back(data, i - 1, b" \t")
     if j < 0 or data[j] in b"\r\n":
         return b"\n", j
     if data[j] in _WORD:
@@ -171,14 +168,10 @@ def _token_before(data: bytes, i: int) -> tuple[bytes, int]:
 
 
 def _declared_after(data: bytes, name: bytes, before: frozenset[bytes]) -> bool:
-    find, n, size = data.find, len(name), len(data)
-    i = find(name)
-    while i >= 0:
-        if (i == 0 or data[i - 1] not in _NOT_BEFORE) and (i + n >= size or data[i + n] not in _NOT_AFTER):
-            tok, at = _token_before(data, i)
-            if tok in before and (tok != b"(" or _token_before(data, at)[0] == b"type"):
-                return True
-        i = find(name, i + 1)
+    for i in _words(data, name, _NOT_BEFORE, _NOT_AFTER):
+        tok, at = _token_before(data, i)
+        if tok in before and (tok != b"(" or _token_before(data, at)[0] == b"type"):
+            return True
     return False
 
 
